@@ -1,0 +1,40 @@
+# The two commands: `make run` starts the whole stack, `make test` runs every test.
+# Both need only Python 3.11+ and make; they create .venv and install into it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint install clean bench-gateway bench-inventory bench-forecast
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/inventory-system up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench-gateway: $(STAMP)
+	$(BIN)/python bench/gateway.py
+
+bench-inventory: $(STAMP)
+	$(BIN)/python bench/inventory.py
+
+bench-forecast: $(STAMP)
+	$(BIN)/python bench/forecast.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Inventory Improvements System: stock ledger, analytics, ML and an API gateway."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,112 @@
+"""The one settings module: every environment variable the system reads, with its default.
+
+Each service builds a :class:`Settings` once at start-up (``Settings()`` reads the environment) and
+passes it down; nothing else in the package reads ``os.environ``. The README's configuration table
+is generated from the field descriptions here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Typed configuration for all four services. Field names are the environment variables."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    # --- ML integration -------------------------------------------------------------------
+    ML_MODEL_PATH: Path = Field(VAR_DIR / "models", description="Where trained models are saved (versioned).")
+    ML_TRAINING_DATA_PATH: Path = Field(
+        VAR_DIR / "training-data", description="Where the ML service keeps training data it was sent."
+    )
+    ML_PREDICTION_CACHE_TTL: float = Field(
+        300, ge=0, description="Seconds a prediction stays cached (0 turns the cache off)."
+    )
+    ML_ANOMALY_THRESHOLD: float = Field(
+        0.1, gt=0, le=0.5, description="Expected share of anomalies (Isolation Forest contamination)."
+    )
+
+    # --- API gateway ----------------------------------------------------------------------
+    GATEWAY_HOST: str = Field("127.0.0.1", description="Interface the gateway binds (0.0.0.0 for all).")
+    GATEWAY_PORT: int = Field(8000, ge=1, le=65535, description="Gateway port.")
+    REDIS_URL: str | None = Field(
+        None, description="Redis shared by gateway replicas (registry, breakers, limits). Unset: in memory."
+    )
+    JWT_SECRET: SecretStr | None = Field(
+        None, description="HS256 secret. Set: proxied routes need a valid token (public paths excepted)."
+    )
+    JWT_PUBLIC_KEY: str | None = Field(None, description="PEM public key for RS256 tokens.")
+    JWT_JWKS_URL: str | None = Field(None, description="JWKS URL for RS256 tokens.")
+    JWT_AUDIENCE: str | None = Field(None, description="Required `aud` claim, when set.")
+    JWT_ISSUER: str | None = Field(None, description="Required `iss` claim, when set.")
+    JWT_ADMIN_SCOPE: str = Field("admin", description="Scope a token needs for admin routes.")
+    GATEWAY_TIMEOUT: float = Field(30, gt=0, description="Default upstream timeout in seconds.")
+    GATEWAY_PUBLIC_PATHS: str = Field(
+        "/*/health",
+        description="Comma-separated globs of proxied paths that need no token even with JWT_SECRET set.",
+    )
+    GATEWAY_TRUSTED_PROXIES: str = Field(
+        "", description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed. Empty: none."
+    )
+    GATEWAY_MAX_BODY_BYTES: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body proxied.")
+    GATEWAY_SERVICES: str = Field(
+        "inventory=http://127.0.0.1:8004,analytics=http://127.0.0.1:8005,ml=http://127.0.0.1:8006",
+        description="Instances the gateway service registers at start: name=url pairs, comma-separated.",
+    )
+
+    # --- Rate limiting --------------------------------------------------------------------
+    RATE_LIMIT_REDIS_URL: str | None = Field(
+        None, description="Redis for shared rate limits (falls back to REDIS_URL). Unset: in memory."
+    )
+    RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(100, ge=1, description="Limit for endpoints without a rule.")
+    RATE_LIMIT_DEFAULT_PER_HOUR: int = Field(1000, ge=1, description="Hourly limit for endpoints without a rule.")
+    RATE_LIMIT_FAIL_CLOSED: bool = Field(
+        False, description="When Redis is unreachable: true refuses (503), false falls back to local limits."
+    )
+
+    # --- Service discovery ----------------------------------------------------------------
+    SERVICE_REGISTRY_URL: str | None = Field(
+        None,
+        description="A gateway to register with: services started by `inventory-system up` POST "
+        "themselves to `{url}/services/{name}` when set.",
+    )
+    HEALTH_CHECK_INTERVAL: float = Field(30, gt=0, description="Seconds between active health checks.")
+    CIRCUIT_BREAKER_THRESHOLD: int = Field(5, ge=1, description="Consecutive failures that open a breaker.")
+    CIRCUIT_BREAKER_TIMEOUT: float = Field(60, gt=0, description="Seconds a breaker stays open before a probe.")
+
+    # --- Services -------------------------------------------------------------------------
+    DATABASE_URL: str = Field(
+        f"sqlite:///{VAR_DIR / 'inventory.db'}",
+        description="Inventory database. `postgresql://user@host:port/db` works; the driver is chosen.",
+    )
+    SERVICE_HOST: str = Field("127.0.0.1", description="Interface the inventory, analytics and ML services bind.")
+    INVENTORY_PORT: int = Field(8004, ge=1, le=65535, description="Inventory service port.")
+    ANALYTICS_PORT: int = Field(8005, ge=1, le=65535, description="Analytics service port.")
+    ML_PORT: int = Field(8006, ge=1, le=65535, description="ML service port.")
+    INVENTORY_URL: str = Field(
+        "http://127.0.0.1:8004", description="Where analytics and ML read inventory data (over HTTP)."
+    )
+    ADMIN_TOKEN: SecretStr | None = Field(
+        None, description="Bearer token for the services' own admin routes. Unset: loopback callers only."
+    )
+    DEMO_DATA: bool = Field(True, description="Load the bundled demo sample on first start of an empty database.")
+    MAX_REQUEST_BYTES: int = Field(
+        5 * 1024 * 1024, gt=0, description="Largest JSON body a service accepts (uploads have their own limit)."
+    )
+    LOG_LEVEL: str = Field("INFO", description="Python logging level.")
+
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        """The Redis used for rate limits: its own setting first, then the shared one."""
+        return self.RATE_LIMIT_REDIS_URL or self.REDIS_URL
+
+
+def csv_list(value: str) -> list[str]:
+    """Split a comma-separated setting into its non-empty, stripped items."""
+    return [item.strip() for item in value.split(",") if item.strip()]
