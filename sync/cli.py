@@ -1,0 +1,113 @@
+"""``inventory-system``: start the stack, serve one service, import sales history, issue tokens."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sync import __version__
+from sync.settings import Settings
+
+#: service name -> (module, factory); each factory takes a Settings and returns an ASGI app
+#: (the gateway's returns an APIGateway, whose ``.app`` is served).
+SERVICE_FACTORIES: dict[str, tuple[str, str]] = {
+    "inventory": ("sync.inventory.app", "create_app"),
+    "analytics": ("sync.analytics.app", "create_app"),
+    "ml": ("sync.ml.service", "create_app"),
+    "gateway": ("sync.gateway.service", "create_gateway"),
+}
+
+
+def build_app(name: str, settings: Settings) -> Any:
+    module_name, factory_name = SERVICE_FACTORIES[name]
+    built = getattr(importlib.import_module(module_name), factory_name)(settings)
+    return built.app if name == "gateway" else built
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.supervisor import Supervisor
+
+    return Supervisor(settings).run()
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.web.server import serve
+
+    default_port = {
+        "inventory": settings.INVENTORY_PORT, "analytics": settings.ANALYTICS_PORT,
+        "ml": settings.ML_PORT, "gateway": settings.GATEWAY_PORT,
+    }[args.service]
+    default_host = settings.GATEWAY_HOST if args.service == "gateway" else settings.SERVICE_HOST
+    serve(build_app(args.service, settings), host=args.host or default_host, port=args.port or default_port,
+          log_level=settings.LOG_LEVEL)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.inventory.importer import import_transactions
+
+    report = import_transactions(args.path, database_url=args.database_url or settings.DATABASE_URL,
+                                 progress=not args.quiet)
+    print(report)
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.gateway.auth import issue_token
+
+    if settings.JWT_SECRET is None:
+        print("JWT_SECRET is not set: there is no key to sign a token with", file=sys.stderr)
+        return 2
+    token = issue_token(settings.JWT_SECRET.get_secret_value(), args.subject, args.scope,
+                        ttl_seconds=args.ttl, audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER)
+    print(token)
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inventory-system",
+        description="Inventory Improvements System: stock ledger, analytics, ML and an API gateway. "
+        "Configuration comes from environment variables (see the README).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start all four services (gateway :8000, inventory :8004, analytics :8005, "
+                                   "ML :8006) and stop them together on Ctrl-C")
+    up.set_defaults(func=_cmd_up)
+
+    serve = sub.add_parser("serve", help="run one service in this process")
+    serve.add_argument("service", choices=sorted(SERVICE_FACTORIES))
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=_cmd_serve)
+
+    imp = sub.add_parser("import", help="import sales history (Online Retail II CSV, .csv or .csv.xz, "
+                                        "or the generic format) into the inventory database")
+    imp.add_argument("path")
+    imp.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=_cmd_import)
+
+    tok = sub.add_parser("token", help="issue a JWT signed with JWT_SECRET")
+    tok.add_argument("--subject", default="operator")
+    tok.add_argument("--scope", action="append", default=[], help="repeatable, e.g. --scope admin")
+    tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    tok.set_defaults(func=_cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Run the four services as child processes, wait until they answer, stop them all together.
+
+``inventory-system up`` (and so ``make run``) is this module. Each service is its own process
+(``python -m sync.cli serve NAME``), so they talk over HTTP exactly as they would on separate hosts.
+Ctrl-C or SIGTERM stops every child; children also get SIGTERM if the supervisor itself dies
+(``PR_SET_PDEATHSIG``), so no process or bound port is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sync.settings import Settings
+
+START_ORDER = ("inventory", "analytics", "ml", "gateway")
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def plan(settings: Settings) -> list[ServiceProcess]:
+    """The processes ``up`` starts, in start order, with the ports the settings give them."""
+    ports = {
+        "inventory": (settings.SERVICE_HOST, settings.INVENTORY_PORT),
+        "analytics": (settings.SERVICE_HOST, settings.ANALYTICS_PORT),
+        "ml": (settings.SERVICE_HOST, settings.ML_PORT),
+        "gateway": (settings.GATEWAY_HOST, settings.GATEWAY_PORT),
+    }
+    return [ServiceProcess(name, *ports[name]) for name in START_ORDER]
+
+
+def child_environment(services: Sequence[ServiceProcess], base: dict[str, str]) -> dict[str, str]:
+    """The environment every child gets: the caller's, plus the URLs that tie the services together.
+
+    ``GATEWAY_SERVICES`` and ``INVENTORY_URL`` follow the chosen ports unless the caller set them.
+    """
+    env = dict(base)
+    by_name = {s.name: s for s in services}
+    env.setdefault(
+        "GATEWAY_SERVICES", ",".join(f"{name}={by_name[name].url}" for name in ("inventory", "analytics", "ml"))
+    )
+    env.setdefault("INVENTORY_URL", by_name["inventory"].url)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel to SIGTERM it when the supervisor dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _pump(name: str, stream: object, width: int) -> None:
+    """Copy a child's output to ours, each line prefixed with the service name."""
+    prefix = f"{name:<{width}} | ".encode()
+    for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        sys.stdout.buffer.write(prefix + line)
+        sys.stdout.buffer.flush()
+
+
+def wait_healthy(url: str, deadline: float, alive: Callable[[], bool]) -> bool:
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:  # noqa: S310 - our own URL
+                if resp.status < 500:
+                    return True
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+class Supervisor:
+    """Starts the services, reports their URLs, and stops all of them on a signal or a child's death."""
+
+    def __init__(self, settings: Settings, *, startup_timeout: float = 120.0) -> None:
+        self.settings = settings
+        self.services = plan(settings)
+        self.startup_timeout = startup_timeout
+        self._stopping = threading.Event()
+
+    def run(self) -> int:
+        busy = [s for s in self.services if port_in_use(s.host, s.port)]
+        if busy:
+            names = ", ".join(f"{s.name} ({s.host}:{s.port})" for s in busy)
+            print(f"cannot start: port already in use for {names}", file=sys.stderr)
+            return 2
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self._run()
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._stopping.set()
+
+    def _run(self) -> int:
+        env = child_environment(self.services, dict(os.environ))
+        width = max(len(s.name) for s in self.services)
+        for service in self.services:
+            cmd = [sys.executable, "-m", "sync.cli", "serve", service.name,
+                   "--host", service.host, "--port", str(service.port)]
+            service.proc = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent, start_new_session=True,
+            )
+        for service in self.services:  # threads only after every fork: preexec_fn and threads don't mix
+            assert service.proc is not None
+            threading.Thread(target=_pump, args=(service.name, service.proc.stdout, width), daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout
+        for service in self.services:
+            proc = service.proc
+            assert proc is not None
+            if not wait_healthy(service.url, deadline, lambda p=proc: p.poll() is None and not self._stopping.is_set()):
+                if self._stopping.is_set():
+                    return 0
+                print(f"{service.name} did not become healthy at {service.url}", file=sys.stderr)
+                return 1
+        gateway = self.services[-1]
+        print("\nInventory Improvements System is up:")
+        print(f"  gateway    {gateway.url}   (docs: {gateway.url}/services, metrics: {gateway.url}/metrics)")
+        for service in self.services[:-1]:
+            print(f"  {service.name:<10} {service.url}   via gateway: {gateway.url}/{service.name}/  "
+                  f"(OpenAPI: {service.url}/docs)")
+        print("Press Ctrl-C to stop.\n", flush=True)
+        while not self._stopping.wait(0.5):
+            for service in self.services:
+                assert service.proc is not None
+                code = service.proc.poll()
+                if code is not None:
+                    print(f"{service.name} exited with code {code}; stopping the others", file=sys.stderr)
+                    return 1
+        return 0
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM every live child (whole process group), then SIGKILL what is left after ``grace``."""
+        live = [s.proc for s in reversed(self.services) if s.proc is not None and s.proc.poll() is None]
+        for proc in live:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in live:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
