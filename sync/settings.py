@@ -110,3 +110,17 @@ class Settings(BaseSettings):
 def csv_list(value: str) -> list[str]:
     """Split a comma-separated setting into its non-empty, stripped items."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "unset" if default is None else "empty" if default == "" else f"`{default}`"
+        rows.append(f"| `{name}` | {shown} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
