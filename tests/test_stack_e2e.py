@@ -1,0 +1,149 @@
+"""The whole stack as `make run` starts it: four real processes, real HTTP through the gateway."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from sync.cli import make_parser
+from sync.settings import Settings
+from sync.supervisor import child_environment, plan, port_in_use
+from tests.servers import free_port
+
+SEED = Path(__file__).parent / "seed_examples"
+pytestmark = pytest.mark.e2e
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains ``text`` (read from /proc: no extra dependency)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    workdir = tmp_path_factory.mktemp("stack")
+    ports = {name: free_port() for name in ("GATEWAY_PORT", "INVENTORY_PORT", "ANALYTICS_PORT", "ML_PORT")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "RATE_LIMIT", "JWT", "DATABASE"))}
+    env.update({k: str(v) for k, v in ports.items()})
+    env.pop("GATEWAY_SERVICES", None)
+    env.pop("INVENTORY_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync.cli", "up"], cwd=workdir, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    deadline = time.monotonic() + 150
+    ready = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if all(requests.get(f"{base}/{s}/health", timeout=2).status_code == 200
+                   for s in ("inventory", "analytics", "ml")):
+                ready = True
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    if not ready:
+        proc.kill()
+        output = proc.communicate(timeout=10)[0]
+        pytest.fail(f"stack did not come up within 150 s:\n{output[-4000:]}")
+    yield {"base": base, "proc": proc, "ports": ports, "workdir": workdir}
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_every_service_answers_health_through_the_gateway(stack: dict[str, object]) -> None:
+    base = stack["base"]
+    for service in ("inventory", "analytics", "ml"):
+        resp = requests.get(f"{base}/{service}/health", timeout=5)
+        assert resp.status_code == 200, (service, resp.text)
+        assert resp.json()["status"] in ("ok", "degraded")
+    gateway_health = requests.get(f"{base}/health", timeout=5)
+    assert gateway_health.status_code == 200
+
+
+def test_the_seeds_microservices_example_runs_unchanged(stack: dict[str, object]) -> None:
+    """The seed's example, with only its base URL pointed at this test's gateway port."""
+    source = (SEED / "microservices_integration.py").read_text()
+    assert 'base_url = "http://localhost:8000"' in source
+    source = source.replace("http://localhost:8000", str(stack["base"]))
+    result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"Inventory health: \{.*'status'", result.stdout), result.stdout
+    assert "Analytics metrics: {" in result.stdout and "'error'" not in result.stdout.split("Analytics")[1]
+    assert re.search(r"ML prediction: \{.*'prediction': [-0-9.]+", result.stdout), result.stdout
+
+
+def test_demo_data_is_loaded_on_first_start(stack: dict[str, object]) -> None:
+    resp = requests.get(f"{stack['base']}/inventory/skus", params={"limit": 5}, timeout=5)
+    assert resp.status_code == 200
+    assert len(resp.json()["items"]) > 0
+    assert (Path(stack["workdir"]) / "var").is_dir()  # type: ignore[arg-type]
+
+
+def test_ctrl_c_stops_every_child_and_frees_every_port(stack: dict[str, object]) -> None:
+    proc: subprocess.Popen[str] = stack["proc"]  # type: ignore[assignment]
+    ports: dict[str, int] = stack["ports"]  # type: ignore[assignment]
+    children = [pid for port in ports.values() for pid in _processes_mentioning(f"--port {port}")]
+    assert len(children) == 4, children
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_processes_mentioning(f"--port {p}") for p in ports.values()):
+        time.sleep(0.2)
+    assert not [p for port in ports.values() for p in _processes_mentioning(f"--port {port}")]
+    assert not [port for port in ports.values() if port_in_use("127.0.0.1", port)]
+
+
+def test_up_refuses_to_start_when_a_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, GATEWAY_PORT=str(port), INVENTORY_PORT=str(free_port()),
+                   ANALYTICS_PORT=str(free_port()), ML_PORT=str(free_port()))
+        result = subprocess.run([sys.executable, "-m", "sync.cli", "up"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"gateway (127.0.0.1:{port})" in result.stderr
+
+
+def test_children_are_tied_together_by_the_chosen_ports() -> None:
+    settings = Settings(INVENTORY_PORT=9104, ANALYTICS_PORT=9105, ML_PORT=9106, GATEWAY_PORT=9100)
+    env = child_environment(plan(settings), {})
+    assert env["GATEWAY_SERVICES"] == (
+        "inventory=http://127.0.0.1:9104,analytics=http://127.0.0.1:9105,ml=http://127.0.0.1:9106"
+    )
+    assert env["INVENTORY_URL"] == "http://127.0.0.1:9104"
+    assert child_environment(plan(settings), {"INVENTORY_URL": "http://inv:1"})["INVENTORY_URL"] == "http://inv:1"
+
+
+def test_cli_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        make_parser().parse_args(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("up", "serve", "import", "token"):
+        assert command in out
