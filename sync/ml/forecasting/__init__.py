@@ -1,0 +1,5 @@
+"""Demand forecasting for many SKUs: ``forecast_demand`` and ``backtest`` (see docs/forecasting.md)."""
+
+from sync.ml.forecasting.model import forecast_demand
+
+__all__ = ["forecast_demand"]

@@ -1,0 +1,40 @@
+"""Statistical candidate models (exponential smoothing and intermittent-demand methods) for many SKUs.
+
+One statsforecast call per origin forecasts every SKU with every candidate; point forecasts only
+(the ensemble's quantiles are calibrated separately, on rolling origins).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from statsforecast import StatsForecast
+from statsforecast.models import ADIDA, IMAPA, TSB, AutoETS, Naive, WindowAverage
+
+from sync.ml.forecasting.baselines import panel_to_long
+from sync.ml.forecasting.panel import Array, Panel
+
+STAT_NAMES = ("ETS", "TSB", "IMAPA", "ADIDA", "WindowAverage")
+
+
+def _models() -> list[object]:
+    return [
+        AutoETS(season_length=1, model="ZNN", alias="ETS"),
+        TSB(alpha_d=0.2, alpha_p=0.2),
+        IMAPA(),
+        ADIDA(),
+        WindowAverage(window_size=8),
+    ]
+
+
+def stat_forecasts(panel: Panel, horizon: int, origins: list[int]) -> dict[str, Array]:
+    """``{name: forecasts}`` shaped ``(n_sku, len(origins), horizon)``, each origin fitted on data before it."""
+    n_sku = panel.y.shape[0]
+    out = {name: np.empty((n_sku, len(origins), horizon)) for name in STAT_NAMES}
+    for j, origin in enumerate(origins):
+        engine = StatsForecast(models=_models(), freq=panel.freq, n_jobs=1, fallback_model=Naive())
+        result = engine.forecast(df=panel_to_long(panel.head(origin)), h=horizon)
+        result = result.sort_values(["unique_id", "ds"])
+        for name in STAT_NAMES:
+            values = result[name].to_numpy(dtype=np.float64).reshape(n_sku, horizon)
+            out[name][:, j, :] = np.maximum(np.nan_to_num(values, nan=0.0), 0.0)
+    return out

@@ -1,0 +1,92 @@
+"""Choose a combination of candidate forecasts per demand segment, and calibrate quantiles, on inner origins.
+
+Everything here sees only rolling origins inside the training history: the caller's evaluation
+windows are never looked at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sync.ml.forecasting.panel import Array
+
+SEGMENTS = ("smooth", "erratic", "intermittent", "lumpy")
+ADI_CUT = 1.32
+CV2_CUT = 0.49
+
+
+def segment(y: Array) -> npt.NDArray[np.int64]:
+    """Syntetos-Boylan class per SKU from its history: ADI (mean gap between sales) and CV² of sizes."""
+    nonzero = y > 0
+    count = nonzero.sum(axis=1)
+    adi = np.where(count > 0, y.shape[1] / np.maximum(count, 1), np.inf)
+    sizes = np.where(nonzero, y, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(np.where(count[:, None] > 0, sizes, 0.0), axis=1)
+        var = np.nanvar(np.where(count[:, None] > 0, sizes, 0.0), axis=1)
+        cv2 = np.where(mean > 0, var / mean**2, 0.0)
+    intermittent = adi >= ADI_CUT
+    erratic = cv2 >= CV2_CUT
+    return (intermittent.astype(np.int64) * 2) + erratic.astype(np.int64)
+
+
+def candidate_weights(names: list[str], primary: str) -> list[dict[str, float]]:
+    """Single models, the primary blended 50/50 with each other model, and the equal-weight mean."""
+    combos: list[dict[str, float]] = [{n: 1.0} for n in names]
+    combos += [{primary: w, n: 1.0 - w} for n in names if n != primary for w in (0.5, 0.7)]
+    combos.append({n: 1.0 / len(names) for n in names})
+    return combos
+
+
+def blend(forecasts: dict[str, Array], weights: dict[str, float]) -> Array:
+    return sum(w * forecasts[n] for n, w in weights.items())  # type: ignore[return-value]
+
+
+def _scaled_rmse(actual: Array, forecast: Array, scale: Array) -> float:
+    """Mean over SKUs of root mean squared error / scale: the RMSSE the forecast is judged by."""
+    err = (forecast - actual).reshape(actual.shape[0], -1)
+    return float(np.mean(np.sqrt(np.mean(err**2, axis=1)) / scale))
+
+
+@dataclass
+class Selection:
+    """Chosen weights per segment, their inner score, and the scaled residual quantiles per segment."""
+
+    weights: list[dict[str, float]]
+    inner_rmsse: list[float]
+    residual_quantiles: dict[float, Array]  # quantile level -> (n_segments, horizon)
+
+
+def select(
+    inner: dict[str, Array], actual: Array, scale: Array, segments: npt.NDArray[np.int64],
+    primary: str, quantiles: tuple[float, ...],
+) -> Selection:
+    """Per segment, the candidate combination with the lowest inner RMSSE, then conformal residual quantiles.
+
+    ``inner`` maps a model to forecasts shaped ``(n_sku, n_windows, horizon)``; ``actual`` likewise.
+    Residuals are scaled by each SKU's scale, so a quantile pooled over a segment's SKUs fits each SKU.
+    """
+    names = list(inner)
+    combos = candidate_weights(names, primary)
+    horizon = actual.shape[2]
+    weights: list[dict[str, float]] = []
+    scores: list[float] = []
+    resq = {q: np.zeros((len(SEGMENTS), horizon)) for q in quantiles}
+    for seg in range(len(SEGMENTS)):
+        mask = segments == seg
+        if not mask.any():
+            weights.append({primary: 1.0})
+            scores.append(float("nan"))
+            continue
+        sub = {n: f[mask] for n, f in inner.items()}
+        results = [_scaled_rmse(actual[mask], blend(sub, c), scale[mask]) for c in combos]
+        best = int(np.argmin(results))
+        weights.append(combos[best])
+        scores.append(results[best])
+        residual = (actual[mask] - blend(sub, combos[best])) / scale[mask][:, None, None]
+        for q in quantiles:
+            resq[q][seg] = np.quantile(residual, q, axis=(0, 1))
+    return Selection(weights=weights, inner_rmsse=scores, residual_quantiles=resq)

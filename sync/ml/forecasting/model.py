@@ -1,0 +1,170 @@
+"""``forecast_demand``: global LightGBM plus statistical candidates, chosen per segment on inner origins.
+
+Steps (each vectorised over SKUs):
+1. inner origins: the last ``inner_windows`` blocks of ``horizon`` periods of the history. The global
+   model is trained on targets before the first inner origin and forecasts every inner origin; the
+   statistical candidates are refitted at each inner origin.
+2. per Syntetos-Boylan segment, the blend of candidates with the lowest inner RMSSE is chosen, and the
+   quantiles of its scaled inner residuals become the conformal offsets of each requested quantile.
+3. the global model is retrained on the whole history; every candidate forecasts past its end; the
+   chosen blend is the point forecast and point + scale x residual quantile the quantile forecast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sync.errors import ValidationFailed
+from sync.ml.forecasting.candidates import stat_forecasts
+from sync.ml.forecasting.ensemble import Selection, blend, segment, select
+from sync.ml.forecasting.features import sku_scale
+from sync.ml.forecasting.gbm import GlobalModel
+from sync.ml.forecasting.panel import Array, Panel, to_panel, validate_horizon
+
+GBM = "LightGBM"
+MIN_PERIODS_FOR_INNER = 24
+
+
+def validate_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
+    try:
+        values = tuple(float(q) for q in quantiles)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("quantiles must be numbers in (0, 1)", details={"field": "quantiles"}) from exc
+    if any(not 0.0 < q < 1.0 for q in values):
+        raise ValidationFailed(f"quantiles must lie in (0, 1), got {values}", details={"field": "quantiles"})
+    return values
+
+
+def quantile_column(q: float) -> str:
+    return f"q{round(100 * q)}"
+
+
+class _Steps:
+    """A rich progress bar when asked for, otherwise nothing."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self._progress = None
+        self._task = None
+
+    @contextmanager
+    def run(self) -> Iterator[_Steps]:
+        if not self.enabled:
+            yield self
+            return
+        from rich.progress import Progress
+
+        with Progress(transient=False) as progress:
+            self._progress = progress
+            self._task = progress.add_task("forecast", total=self.total)
+            yield self
+
+    def advance(self, label: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, description=label)
+
+
+@dataclass
+class DemandForecaster:
+    """The ensemble forecaster on a dense panel. ``fit`` learns the selection; ``predict`` forecasts."""
+
+    horizon: int
+    quantiles: tuple[float, ...] = (0.9,)
+    inner_windows: int = 2
+    num_rounds: int = 300
+    progress: bool = False
+    selection_: Selection | None = None
+    segments_: np.ndarray | None = None
+    scale_: Array | None = None
+    model_: GlobalModel | None = None
+    panel_: Panel | None = None
+    inner_: dict[str, Array] = field(default_factory=dict)
+
+    def _inner_origins(self, n_periods: int) -> list[int]:
+        windows = self.inner_windows
+        while windows > 0 and n_periods - windows * self.horizon < MIN_PERIODS_FOR_INNER:
+            windows -= 1
+        return [n_periods - self.horizon * (windows - j) for j in range(windows)]
+
+    def fit(self, panel: Panel) -> DemandForecaster:
+        steps = _Steps(total=4, enabled=self.progress)
+        self.panel_ = panel
+        self.scale_ = sku_scale(panel.y)
+        self.segments_ = segment(panel.y)
+        origins = self._inner_origins(panel.n_periods)
+        with steps.run():
+            if origins:
+                inner_gbm = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel, origins[0])
+                inner = {GBM: inner_gbm.predict(panel, origins)}
+                steps.advance("inner global model")
+                inner.update(stat_forecasts(panel, self.horizon, origins))
+                steps.advance("inner statistical models")
+                actual = np.stack([panel.y[:, o : o + self.horizon] for o in origins], axis=1)
+                self.inner_ = inner
+                self.selection_ = select(inner, actual, self.scale_, self.segments_, GBM, self.quantiles)
+            else:
+                steps.advance("history too short for inner origins")
+                steps.advance("")
+                self.selection_ = None
+            self.model_ = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel)
+            steps.advance("global model")
+            self._final = {GBM: self.model_.predict(panel)[:, 0, :]}
+            self._final.update({n: f[:, 0, :] for n, f in
+                                stat_forecasts(panel, self.horizon, [panel.n_periods]).items()})
+            steps.advance("statistical models")
+        return self
+
+    def predict(self) -> tuple[Array, dict[float, Array]]:
+        """Point forecast and ``{q: quantile forecast}``, each shaped ``(n_sku, horizon)``."""
+        assert self.panel_ is not None and self.scale_ is not None and self.segments_ is not None
+        n_sku = self.panel_.y.shape[0]
+        point = np.empty((n_sku, self.horizon))
+        quant = {q: np.empty((n_sku, self.horizon)) for q in self.quantiles}
+        for seg in np.unique(self.segments_):
+            mask = self.segments_ == seg
+            weights = {GBM: 1.0} if self.selection_ is None else self.selection_.weights[seg]
+            point[mask] = blend({n: f[mask] for n, f in self._final.items()}, weights)
+        point = np.maximum(point, 0.0)
+        for q in self.quantiles:
+            if self.selection_ is None:
+                offset = np.zeros((n_sku, self.horizon))
+            else:
+                offset = self.selection_.residual_quantiles[q][self.segments_]
+            value = point + self.scale_[:, None] * offset
+            quant[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
+        return point, quant
+
+
+def forecast_demand(
+    history: pd.DataFrame, horizon: int, freq: str = "W-SUN",
+    quantiles: Sequence[float] = (0.9,), progress: bool = False,
+) -> pd.DataFrame:
+    """Forecast every SKU ``horizon`` periods past the end of ``history``.
+
+    ``history`` is long: ``sku``, ``date``, ``quantity`` and optionally ``price`` and ``promotion``.
+    Returns one row per SKU and future period: ``sku``, ``date``, ``forecast`` (a mean forecast) and
+    ``q{round(100*q)}`` per quantile. Raises ``ValidationFailed`` for unusable input.
+    """
+    steps = validate_horizon(horizon)
+    levels = validate_quantiles(quantiles)
+    panel = to_panel(history, freq)
+    forecaster = DemandForecaster(steps, levels, progress=progress).fit(panel)
+    point, quant = forecaster.predict()
+    dates = panel.future_dates(steps)
+    n_sku = len(panel.skus)
+    frame = pd.DataFrame(
+        {
+            "sku": np.repeat(panel.skus, steps),
+            "date": np.tile(dates.to_numpy(), n_sku),
+            "forecast": point.reshape(-1),
+        }
+    )
+    for q, values in quant.items():
+        frame[quantile_column(q)] = values.reshape(-1)
+    return frame
