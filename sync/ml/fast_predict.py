@@ -1,0 +1,92 @@
+"""A lean single-row predict path compiled from a fitted pipeline.
+
+``Pipeline.predict`` re-validates its input at every step, which costs ~10 ms for one row through
+imputer, scaler and a 100-tree forest. For the pipelines the built-in models use (SimpleImputer,
+StandardScaler, linear models, forests, voting of those) the same arithmetic is done here on a
+numpy row in well under a millisecond. The compiled function is checked against ``pipeline.predict``
+on sample rows before it is used; anything unsupported or mismatching falls back to the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor, VotingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeRegressor
+
+RowFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _step(step: Any) -> RowFn | None:
+    if step == "passthrough" or step is None:
+        return lambda X: X
+    if isinstance(step, SimpleImputer) and not step.add_indicator:
+        fill = np.asarray(step.statistics_, dtype=np.float64)
+
+        def impute(X: np.ndarray) -> np.ndarray:
+            nan = np.isnan(X)
+            return np.where(nan, fill, X) if nan.any() else X
+
+        return impute
+    if isinstance(step, StandardScaler):
+        mean = step.mean_ if step.with_mean and step.mean_ is not None else 0.0
+        scale = step.scale_ if step.with_std and step.scale_ is not None else 1.0
+        return lambda X: (X - mean) / scale
+    return None
+
+
+def _estimator(est: Any) -> RowFn | None:
+    if isinstance(est, RandomForestRegressor | ExtraTreesRegressor) and est.n_outputs_ == 1:
+        trees = [e.tree_ for e in est.estimators_]
+        n = float(len(trees))
+
+        def forest(X: np.ndarray) -> np.ndarray:
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+            total = np.zeros(len(X))
+            for tree in trees:
+                total += tree.predict(X32).reshape(len(X32), -1)[:, 0]
+            return total / n
+
+        return forest
+    if isinstance(est, DecisionTreeRegressor) and est.n_outputs_ == 1:
+        tree = est.tree_
+        return lambda X: tree.predict(np.ascontiguousarray(X, dtype=np.float32)).reshape(len(X), -1)[:, 0]
+    coef = getattr(est, "coef_", None)
+    if coef is not None and np.ndim(coef) == 1 and hasattr(est, "intercept_") and not hasattr(est, "classes_"):
+        w = np.asarray(coef, dtype=np.float64)
+        b = float(np.asarray(est.intercept_))
+        return lambda X: X @ w + b
+    if isinstance(est, VotingRegressor):
+        parts = [_estimator(e) for e in est.estimators_]
+        if any(p is None for p in parts):
+            return None
+        weights = np.asarray(est.weights if est.weights is not None else [1.0] * len(parts), dtype=np.float64)
+        weights = weights / weights.sum()
+        return lambda X: sum(w * p(X) for w, p in zip(weights, parts, strict=True))  # type: ignore[misc]
+    return None
+
+
+def compile_pipeline(pipeline: Any, sample: np.ndarray) -> RowFn | None:
+    """The fast equivalent of ``pipeline.predict``, or None when a step is unsupported or disagrees."""
+    steps = [s for _, s in pipeline.steps] if isinstance(pipeline, Pipeline) else [pipeline]
+    fns = [_step(s) for s in steps[:-1]] + [_estimator(steps[-1])]
+    if any(f is None for f in fns):
+        return None
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        for fn in fns:
+            X = fn(X)  # type: ignore[misc]
+        return np.asarray(X, dtype=np.float64).reshape(-1)
+
+    check = np.asarray(sample[:32], dtype=np.float64)
+    try:
+        if not np.allclose(predict(check), pipeline.predict(check), rtol=1e-7, atol=1e-7):
+            return None
+    except Exception:
+        return None
+    return predict
