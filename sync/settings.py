@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     ML_ANOMALY_THRESHOLD: float = Field(
         0.1, gt=0, le=0.5, description="Expected share of anomalies (Isolation Forest contamination)."
     )
+    ML_MODEL_SIGNING_KEY: SecretStr | None = Field(
+        None, description="Set: saved models carry an HMAC-SHA256 with this key and loading verifies it."
+    )
 
     # --- API gateway ----------------------------------------------------------------------
     GATEWAY_HOST: str = Field("127.0.0.1", description="Interface the gateway binds (0.0.0.0 for all).")
