@@ -1,0 +1,86 @@
+"""Instances of one service and smooth weighted round-robin over the ones that may take traffic.
+
+The algorithm is nginx's smooth WRR: each pick adds every candidate's weight to its running score,
+takes the highest, and subtracts the total from it. Weights hold over every window of ``sum(weights)``
+picks, not just on average, and a heavy instance's turns are spread out instead of bunched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from sync.gateway.breaker import CircuitBreaker, Listener
+from sync.gateway.models import ServiceEndpoint
+
+
+class Instance:
+    """A registered endpoint with its live state: health, breaker, WRR score, timeout."""
+
+    __slots__ = ("base", "breaker", "current", "endpoint", "healthy", "last_health_error", "service")
+
+    def __init__(self, service: str, endpoint: ServiceEndpoint, clock: Callable[[], float],
+                 listener: Listener | None = None) -> None:
+        self.service = service
+        self.endpoint = endpoint
+        self.base = endpoint.url
+        self.healthy = True  # optimistic until the first active check says otherwise
+        self.last_health_error: str | None = None
+        self.current = 0
+        self.breaker = CircuitBreaker(endpoint.name, endpoint.circuit_breaker_threshold,
+                                      float(endpoint.circuit_breaker_timeout), clock, listener)
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+    def describe(self) -> dict[str, object]:
+        return {**self.endpoint.to_dict(), "healthy": self.healthy, "circuit_breaker": self.breaker.state.value,
+                "consecutive_failures": self.breaker.failures, "last_health_error": self.last_health_error}
+
+
+class Pool:
+    """All instances of one service."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.instances: list[Instance] = []
+
+    def upsert(self, instance: Instance) -> None:
+        """Add an instance, or replace the one with the same name (keeping nothing of its old state)."""
+        for i, existing in enumerate(self.instances):
+            if existing.name == instance.name:
+                if existing.endpoint == instance.endpoint:
+                    return
+                self.instances[i] = instance
+                return
+        self.instances.append(instance)
+
+    def pick(self, exclude: Iterable[Instance] = ()) -> Instance | None:
+        """The next instance by smooth WRR among healthy ones whose breaker admits a request.
+
+        The chosen instance's breaker is acquired (so a half-open breaker sends one probe only); the
+        caller must report the outcome to it.
+        """
+        skip = set(map(id, exclude)) if exclude else ()
+        candidates = [i for i in self.instances
+                      if i.healthy and id(i) not in skip and i.breaker.available()]
+        while candidates:
+            total = 0
+            best: Instance | None = None
+            for inst in candidates:
+                weight = inst.endpoint.weight
+                inst.current += weight
+                total += weight
+                if best is None or inst.current > best.current:
+                    best = inst
+            assert best is not None
+            best.current -= total
+            if best.breaker.acquire():
+                return best
+            candidates.remove(best)
+        return None
+
+    def retry_after(self) -> float:
+        """Seconds until some instance could take traffic again (for a 503's Retry-After)."""
+        waits = [i.breaker.retry_after() for i in self.instances if i.healthy]
+        return min(waits) if waits else 0.0

@@ -1,0 +1,309 @@
+"""`APIGateway`: the seed's object. Holds the state and builds the ASGI pipeline that serves it.
+
+``gateway.app`` is an ASGI 3 object (an instance with ``async __call__``, which uvicorn detects as
+ASGI 3; a bare bound method would be taken for ASGI 2). Start-up (the aiohttp session, Redis, the
+health and shared-state tasks) happens at ASGI lifespan start-up or, when the server sends no
+lifespan, on the first request; shutdown closes all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+from prometheus_client.core import GaugeMetricFamily
+from redis.exceptions import RedisError
+
+from sync.gateway.admin import VERSION, create_admin_app
+from sync.gateway.auth import TokenVerifier
+from sync.gateway.balancer import Pool
+from sync.gateway.breaker import BreakerState
+from sync.gateway.clientip import ClientResolver, parse_networks
+from sync.gateway.health import HealthChecker
+from sync.gateway.metrics import GatewayMetrics
+from sync.gateway.models import RateLimit, ServiceEndpoint
+from sync.gateway.ratelimit.memory import MemoryLimiter
+from sync.gateway.ratelimit.redis_limiter import RedisLimiter
+from sync.gateway.ratelimit.rules import RuleTable
+from sync.gateway.registry import Registry
+from sync.gateway.retry import RetryBudget
+from sync.gateway.shared import SharedState
+from sync.gateway.stages.authenticate import Authenticate
+from sync.gateway.stages.errors import ErrorHandling
+from sync.gateway.stages.proxy import Proxy
+from sync.gateway.stages.ratelimit import RateLimitStage
+from sync.gateway.stages.request_id import RequestId
+from sync.gateway.stages.router import Router
+from sync.gateway.types import ASGIApp, Receive, Scope, Send
+from sync.settings import Settings, csv_list
+
+log = logging.getLogger("sync.gateway")
+
+_MISS_RELOAD_INTERVAL = 0.1
+
+
+class APIGateway:
+    """The API gateway: register services, set rate limits, serve ``.app`` with any ASGI server."""
+
+    def __init__(self, redis_url: str | None = None, settings: Settings | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings or Settings()
+        self.redis_url = redis_url or self.settings.REDIS_URL
+        self._limits_url = self.settings.RATE_LIMIT_REDIS_URL or self.redis_url
+        self._clock = clock
+        self._debug = False
+        self.metrics = GatewayMetrics()
+        self.metrics.gauges = self._gauges
+        self.registry = Registry(clock, self._breaker_changed)
+        self.rules = RuleTable(RateLimit(requests_per_minute=self.settings.RATE_LIMIT_DEFAULT_PER_MINUTE,
+                                         requests_per_hour=self.settings.RATE_LIMIT_DEFAULT_PER_HOUR,
+                                         burst_limit=self.settings.RATE_LIMIT_DEFAULT_PER_MINUTE))
+        self.verifier = TokenVerifier(self.settings)
+        self.clients = ClientResolver(parse_networks(csv_list(self.settings.GATEWAY_TRUSTED_PROXIES)))
+        self.budget = RetryBudget(clock=clock)
+        self._session: aiohttp.ClientSession | None = None
+        self._redis: aioredis.Redis | None = None
+        self._limits_redis: aioredis.Redis | None = None
+        self.shared: SharedState | None = None
+        self.redis_limits = self._limits_url is not None
+        self._limiter: MemoryLimiter | RedisLimiter = MemoryLimiter(clock)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+        self._last_miss_reload = 0.0
+        self.health = HealthChecker(self.registry, self.session, self.settings.HEALTH_CHECK_INTERVAL, self.metrics)
+        self._asgi = _GatewayApp(self, self._build_chain())
+
+    # --- the seed's API -------------------------------------------------------------------
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI 3 application (``uvicorn.run(gateway.app, ...)``)."""
+        return self._asgi
+
+    @property
+    def debug_mode(self) -> bool:
+        return self._debug
+
+    @debug_mode.setter
+    def debug_mode(self, value: bool) -> None:
+        self._debug = bool(value)
+        log.info("gateway debug mode %s", "on: every routing decision is logged" if value else "off")
+
+    def add_service(self, service_name: str, endpoint: ServiceEndpoint) -> None:
+        """Register one instance of ``service_name`` (call once per instance)."""
+        self.registry.add(service_name, endpoint)
+        self._share(lambda shared: shared.save_service(service_name, endpoint))
+
+    def set_rate_limit(self, pattern: str, limit: RateLimit) -> None:
+        """Limit ``pattern`` (a glob such as ``inventory/*``) per client."""
+        pattern = self.rules.set(pattern, limit)
+        self._share(lambda shared: shared.save_rule(pattern, limit))
+
+    # --- used by the admin routes ---------------------------------------------------------
+    async def register(self, service_name: str, endpoint: ServiceEndpoint) -> None:
+        self.registry.add(service_name, endpoint)
+        if self.shared is not None:
+            await self._shared_call(self.shared.save_service(service_name, endpoint))
+
+    async def set_rule(self, pattern: str, limit: RateLimit) -> str:
+        pattern = self.rules.set(pattern, limit)
+        if self.shared is not None:
+            await self._shared_call(self.shared.save_rule(pattern, limit))
+        return pattern
+
+    async def refresh_shared(self) -> None:
+        if self.shared is not None:
+            await self._shared_call(self.shared.load())
+
+    async def health_report(self) -> tuple[dict[str, Any], int]:
+        deps: dict[str, Any] = {}
+        for service, pool in sorted(self.registry.pools.items()):
+            usable = sum(1 for i in pool.instances if i.healthy and i.breaker.available())
+            deps[service] = {"status": "ok" if usable else "down", "healthy_instances": usable,
+                             "instances": len(pool.instances)}
+        status = "ok" if all(d["status"] == "ok" for d in deps.values()) else "degraded"
+        redis_url = self._limits_url or self.redis_url
+        if redis_url:
+            client = self._limits_redis or self._redis
+            try:
+                if client is None:
+                    raise RedisError("not connected yet")
+                await client.ping()
+                deps["redis"] = {"status": "ok"}
+            except (RedisError, OSError) as exc:
+                deps["redis"] = {"status": "down", "error": str(exc)}
+                status = "degraded"
+        code = 503 if deps.get("redis", {}).get("status") == "down" and self.settings.RATE_LIMIT_FAIL_CLOSED else 200
+        return {"status": status, "service": "gateway", "version": VERSION, "dependencies": deps}, code
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def session(self) -> aiohttp.ClientSession:
+        """The process's one upstream session (created on first use, closed by :meth:`aclose`)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"), trust_env=False)
+        return self._session
+
+    async def start(self) -> None:
+        """Open connections and start background tasks (idempotent)."""
+        if self._started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            await self.session()
+            if self._limits_url:
+                self._limits_redis = _redis_client(self._limits_url)
+                self._limiter = RedisLimiter(self._limits_redis, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
+                                             on_error=self._count_backend_error)
+            if self.redis_url:
+                self._redis = _redis_client(self.redis_url)
+                self.shared = SharedState(self._redis, self.registry, self.rules, self._clock)
+                try:
+                    await self.shared.push_local()
+                    await self.shared.load()
+                except (RedisError, OSError) as exc:
+                    log.error("shared registry: Redis unreachable at start (%s); using local state", exc)
+                self._tasks.append(asyncio.create_task(self.shared.listen(), name="gateway-shared"))
+            self._tasks.append(asyncio.create_task(self.health.run(), name="gateway-health"))
+            self._started = True
+
+    async def aclose(self) -> None:
+        """Stop background tasks and close the session and Redis clients."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.shared is not None:
+            await self.shared.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        for client in {id(c): c for c in (self._redis, self._limits_redis) if c is not None}.values():
+            await client.aclose()
+        self._redis = self._limits_redis = None
+        self.shared = None
+        self._limiter = MemoryLimiter(self._clock)
+        self._started = False
+
+    async def __aenter__(self) -> APIGateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- internals ------------------------------------------------------------------------
+    def _build_chain(self) -> ASGIApp:
+        proxy = Proxy(session=self.session, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
+                      budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug)
+        limited = RateLimitStage(proxy, self.rules, _LimiterRef(self), self.clients, self.metrics)
+        authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
+        router = Router(authed, create_admin_app(self, self.settings), self._lookup)
+        return ErrorHandling(RequestId(router, self.metrics))
+
+    async def _lookup(self, service: str) -> Pool | None:
+        pool = self.registry.get(service)
+        if pool is None and self.shared is not None and self._clock() - self._last_miss_reload > _MISS_RELOAD_INTERVAL:
+            self._last_miss_reload = self._clock()
+            await self._shared_call(self.shared.load())
+            pool = self.registry.get(service)
+        return pool
+
+    async def _shared_call(self, call: Any) -> None:
+        try:
+            await call
+        except (RedisError, OSError) as exc:
+            log.error("shared registry: Redis unreachable (%s); the change is local to this process", exc)
+
+    def _share(self, make_call: Callable[[SharedState], Any]) -> None:
+        """Write a change made through the sync API to Redis, if the gateway is already running."""
+        if self.shared is None:
+            return  # pushed at start-up
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._shared_call(make_call(self.shared)))
+        self._tasks.append(task)
+
+    def _breaker_changed(self, instance: str, state: BreakerState, opened_until: float) -> None:
+        self.metrics.breaker_transitions[(instance, state.value)] += 1
+        if state is BreakerState.OPEN and self.shared is not None:
+            self.shared.breaker_opened(instance, max(0.0, opened_until - self._clock()))
+
+    def _count_backend_error(self) -> None:
+        self.metrics.rate_limit_backend_errors += 1
+
+    def _gauges(self) -> list[GaugeMetricFamily]:
+        state = GaugeMetricFamily("gateway_circuit_breaker_open", "1 when the instance's breaker is open.",
+                                  labels=["service", "instance", "state"])
+        healthy = GaugeMetricFamily("gateway_instance_healthy", "1 when the last active health check passed.",
+                                    labels=["service", "instance"])
+        for inst in self.registry.instances():
+            state.add_metric([inst.service, inst.name, inst.breaker.state.value],
+                             0 if inst.breaker.state is BreakerState.CLOSED else 1)
+            healthy.add_metric([inst.service, inst.name], 1 if inst.healthy else 0)
+        return [state, healthy]
+
+
+class _LimiterRef:
+    """Looks the limiter up per call, since start-up swaps the in-memory one for Redis."""
+
+    __slots__ = ("_gateway",)
+
+    def __init__(self, gateway: APIGateway) -> None:
+        self._gateway = gateway
+
+    def check(self, key: str, limit: RateLimit) -> Any:
+        return self._gateway._limiter.check(key, limit)
+
+
+def _redis_client(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0,
+                                   health_check_interval=30)
+
+
+class _GatewayApp:
+    """The ASGI 3 entry: lifespan handling, lazy start-up, then the stage chain."""
+
+    def __init__(self, gateway: APIGateway, chain: ASGIApp) -> None:
+        self.gateway = gateway
+        self.chain = chain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if not self.gateway._started:
+                await self.gateway.start()
+            await self.chain(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.gateway.start()
+                except Exception as exc:
+                    log.exception("gateway start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.gateway.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

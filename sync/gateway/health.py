@@ -1,0 +1,61 @@
+"""Active health checks: every ``HEALTH_CHECK_INTERVAL`` seconds, GET each instance's health URL.
+
+A 2xx marks the instance healthy, anything else (or no answer within the timeout) unhealthy, and an
+unhealthy instance gets no traffic until a later check passes. Passive detection (errors on proxied
+requests) is the circuit breaker's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from sync.gateway.balancer import Instance
+from sync.gateway.metrics import GatewayMetrics
+from sync.gateway.registry import Registry
+
+log = logging.getLogger("sync.gateway.health")
+
+
+class HealthChecker:
+    def __init__(self, registry: Registry, session: Callable[[], Awaitable[aiohttp.ClientSession]],
+                 interval: float, metrics: GatewayMetrics) -> None:
+        self.registry = registry
+        self._session = session
+        self.interval = interval
+        self.timeout = aiohttp.ClientTimeout(total=min(interval, 5.0))
+        self.metrics = metrics
+
+    async def run(self) -> None:
+        """Check forever (cancelled at shutdown)."""
+        while True:
+            await self.check_all()
+            await asyncio.sleep(self.interval)
+
+    async def check_all(self) -> None:
+        instances = self.registry.instances()
+        if instances:
+            await asyncio.gather(*(self.check(inst) for inst in instances))
+
+    async def check(self, inst: Instance) -> bool:
+        session = await self._session()
+        error: str | None = None
+        try:
+            async with session.get(inst.endpoint.health_check_url, timeout=self.timeout,
+                                   allow_redirects=False) as resp:
+                await resp.read()
+                if not 200 <= resp.status < 300:
+                    error = f"health check answered {resp.status}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            error = f"health check failed: {type(exc).__name__}: {exc}"
+        healthy = error is None
+        self.metrics.health_checks[(inst.name, "pass" if healthy else "fail")] += 1
+        if healthy != inst.healthy:
+            log.warning("instance %s of %s is now %s%s", inst.name, inst.service,
+                        "healthy" if healthy else "unhealthy", f" ({error})" if error else "")
+        inst.healthy = healthy
+        inst.last_health_error = error
+        return healthy

@@ -1,0 +1,1 @@
+"""Rate limiting: rule matching, the in-memory limiter, the Redis limiter, and the response headers."""

@@ -1,0 +1,44 @@
+"""Stage 4: with JWT configured, proxied routes need a valid bearer token unless the path is public."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import translate
+
+from sync.errors import Unauthorized
+from sync.gateway.auth import TokenVerifier, bearer_token
+from sync.gateway.metrics import GatewayMetrics
+from sync.gateway.stages.context import RequestContext
+from sync.gateway.stages.errors import GatewayError
+from sync.gateway.types import ASGIApp, Receive, Scope, Send
+
+
+class Authenticate:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, public_paths: list[str],
+                 metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.public = re.compile("|".join(f"(?:{translate(p)})" for p in public_paths)) if public_paths else None
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.verifier.enabled:
+            await self.app(scope, receive, send)
+            return
+        ctx: RequestContext = scope["gateway"]
+        token = bearer_token(scope["headers"])
+        public = self.public is not None and self.public.match(f"/{ctx.service}/{ctx.path}") is not None
+        if token is None:
+            if not public:
+                self.metrics.auth_failures["missing"] += 1
+                raise GatewayError(Unauthorized, "this route needs Authorization: Bearer <token>",
+                                   headers=[(b"www-authenticate", b'Bearer realm="gateway"')])
+        else:
+            try:
+                ctx.principal = await self.verifier.verify(token)
+            except Unauthorized as exc:
+                if not public:
+                    self.metrics.auth_failures[exc.code] += 1
+                    raise GatewayError(Unauthorized, exc.message, code=exc.code, headers=[
+                        (b"www-authenticate", b'Bearer realm="gateway", error="invalid_token"')]) from exc
+        await self.app(scope, receive, send)

@@ -1,0 +1,51 @@
+"""Outermost stage: every exception becomes the SPEC's JSON error; a stack trace never leaves."""
+
+from __future__ import annotations
+
+import logging
+
+from sync.errors import SyncError
+from sync.gateway.types import ASGIApp, Message, Receive, Scope, Send, send_json
+
+log = logging.getLogger("sync.gateway")
+
+
+class ErrorHandling:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except SyncError as exc:
+            if started:
+                log.warning("error after the response started on %s: %s", scope.get("path"), exc.message)
+                return
+            ctx = scope.get("gateway")
+            headers = list(getattr(exc, "headers", None) or [])
+            if ctx is not None:
+                headers.extend(ctx.response_headers)
+            await send_json(send, exc.status, exc.to_dict(), headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await send_json(send, 500, {"error": {"code": "internal_error",
+                                                      "message": "internal server error", "details": None}})
+
+
+class GatewayError(SyncError):
+    """A SyncError that carries response headers (Retry-After, WWW-Authenticate, rate-limit headers)."""
+
+    def __init__(self, base: type[SyncError], message: str, *, headers: list[tuple[bytes, bytes]] | None = None,
+                 details: object = None, code: str | None = None) -> None:
+        super().__init__(message, details=details, code=code or base.code)
+        self.status = base.status
+        self.headers = headers or []

@@ -1,0 +1,222 @@
+"""Stage 6: forward to an instance with the process's one aiohttp session and stream the answer back.
+
+Small request bodies (up to ``REPLAY_LIMIT``) are read first so an idempotent request can be retried;
+larger ones are streamed to the upstream and never retried. Responses are streamed in chunks; only a
+small one with a known length is sent in one piece. A failed attempt (connection error, timeout,
+502/503/504) counts against the instance's breaker; the retry, if allowed, goes to another instance
+when one exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from yarl import URL
+
+from sync.errors import BadRequest, PayloadTooLarge, UpstreamUnavailable
+from sync.gateway.balancer import Instance
+from sync.gateway.clientip import ClientResolver
+from sync.gateway.headers import downstream_response_headers, upstream_request_headers
+from sync.gateway.metrics import GatewayMetrics
+from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
+from sync.gateway.stages.context import RequestContext
+from sync.gateway.stages.errors import GatewayError
+from sync.gateway.types import Receive, Scope, Send
+
+log = logging.getLogger("sync.gateway.proxy")
+
+REPLAY_LIMIT = 256 * 1024
+SMALL_RESPONSE = 64 * 1024
+CHUNK = 64 * 1024
+
+
+class _BadGateway(UpstreamUnavailable):
+    status = 502
+    code = "bad_gateway"
+
+
+class _GatewayTimeout(UpstreamUnavailable):
+    status = 504
+    code = "gateway_timeout"
+
+
+class Proxy:
+    def __init__(self, *, session: Callable[[], Awaitable[aiohttp.ClientSession]], max_body: int, budget: RetryBudget,
+                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool]) -> None:
+        self.session = session
+        self.max_body = max_body
+        self.budget = budget
+        self.metrics = metrics
+        self.clients = clients
+        self.debug = debug
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=None, sock_connect=seconds,
+                                                                      sock_read=seconds)
+        return timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx: RequestContext = scope["gateway"]
+        pool = ctx.pool
+        assert pool is not None
+        method: str = scope["method"]
+        headers, dropped = upstream_request_headers(scope["headers"])
+        self._add_forwarding(scope, ctx, headers, dropped)
+        body, replayable = await self._body(scope, receive, dropped, headers)
+        idempotent = method in IDEMPOTENT or any(n.lower() == "idempotency-key" for n, _ in headers)
+        query: bytes = scope.get("query_string", b"")
+        tail = ctx.upstream_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        self.budget.deposit()
+        tried: list[Instance] = []
+        last_error: Exception | None = None
+        while True:
+            inst = pool.pick(tried) or (pool.pick() if tried else None)
+            if inst is None:
+                if last_error is not None:
+                    raise last_error
+                wait = pool.retry_after()
+                raise GatewayError(UpstreamUnavailable, f"no healthy instance of {ctx.service!r} can take requests",
+                                   headers=[(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
+                                   details={"service": ctx.service})
+            tried.append(inst)
+            if self.debug():
+                log.info("route %s %s -> %s (%s) attempt %d request_id=%s", method, scope["path"], inst.name,
+                         inst.base, len(tried), ctx.request_id.decode())
+            endpoint = inst.endpoint
+            failure: str | None = None
+            resp: aiohttp.ClientResponse | None = None
+            try:
+                session = await self.session()
+                resp = await session.request(method, URL(inst.base + tail, encoded=True), headers=headers,
+                                             data=body, allow_redirects=False,
+                                             timeout=self._timeout(float(endpoint.timeout)))
+            except TimeoutError as exc:
+                failure, last_error = "timeout", _GatewayTimeout(
+                    f"{ctx.service} did not answer within {endpoint.timeout}s", details={"instance": inst.name})
+                last_error.__cause__ = exc
+            except (aiohttp.ClientError, OSError) as exc:
+                failure, last_error = "connect", _BadGateway(
+                    f"{ctx.service} could not be reached", details={"instance": inst.name})
+                last_error.__cause__ = exc
+            except BaseException:
+                inst.breaker.release()
+                raise
+            if resp is not None and resp.status in RETRY_STATUSES:
+                failure = f"status_{resp.status}"
+            if failure is None:
+                assert resp is not None
+                inst.breaker.record_success()
+                await self._relay(resp, ctx, send)
+                return
+            inst.breaker.record_failure()
+            self.metrics.upstream_failures[(inst.name, failure)] += 1
+            retry = (idempotent and replayable and len(tried) <= endpoint.retry_count)
+            if retry and not self.budget.withdraw():
+                self.metrics.retry_budget_exhausted[ctx.service] += 1
+                retry = False
+            if self.debug():
+                log.info("attempt on %s failed (%s); %s", inst.name, failure, "retrying" if retry else "giving up")
+            if not retry:
+                if resp is not None:
+                    await self._relay(resp, ctx, send)
+                    return
+                assert last_error is not None
+                raise last_error
+            self.metrics.retries[ctx.service] += 1
+            if resp is not None:
+                resp.release()
+
+    def _add_forwarding(self, scope: Scope, ctx: RequestContext, headers: list[tuple[str, str]],
+                        dropped: dict[bytes, bytes]) -> None:
+        """X-Forwarded-*: a client-sent X-Forwarded-For is kept only when the peer is a trusted proxy."""
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        forwarded = dropped.get(b"x-forwarded-for")
+        if forwarded and self.clients.peer_is_trusted(scope):
+            headers.append(("X-Forwarded-For", forwarded.decode("latin-1") + ", " + peer))
+        else:
+            headers.append(("X-Forwarded-For", peer))
+        headers.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
+        host = dropped.get(b"host")
+        if host:
+            headers.append(("X-Forwarded-Host", host.decode("latin-1")))
+        headers.append(("X-Request-ID", ctx.request_id.decode()))
+
+    async def _body(self, scope: Scope, receive: Receive, dropped: dict[bytes, bytes],
+                    headers: list[tuple[str, str]]) -> tuple[bytes | AsyncIterator[bytes] | None, bool]:
+        length_raw = dropped.get(b"content-length")
+        chunked = b"transfer-encoding" in dropped
+        if length_raw is None and not chunked:
+            return None, True
+        length = -1
+        if length_raw is not None:
+            try:
+                length = int(length_raw)
+            except ValueError as exc:
+                raise GatewayError(BadRequest, "Content-Length is not a number",
+                                   details={"field": "content-length"}) from exc
+            if length > self.max_body:
+                raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
+            if length == 0:
+                return b"", True
+        if 0 <= length <= REPLAY_LIMIT:
+            return await self._read_all(receive), True
+        if length > 0:
+            headers.append(("Content-Length", str(length)))
+        return self._stream(receive), False
+
+    async def _read_all(self, receive: Receive) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise asyncio.CancelledError
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    async def _stream(self, receive: Receive) -> AsyncIterator[bytes]:
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def _relay(self, resp: aiohttp.ClientResponse, ctx: RequestContext, send: Send) -> None:
+        """Stream the upstream answer to the client; close the upstream connection if that fails."""
+        try:
+            headers = downstream_response_headers(resp.raw_headers)  # type: ignore[arg-type]
+            headers.extend(ctx.response_headers)
+            length = resp.content_length
+            if length is not None and length <= SMALL_RESPONSE:
+                body = await resp.read()
+                await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+            else:
+                await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+        except BaseException:
+            resp.close()
+            raise
+        resp.release()

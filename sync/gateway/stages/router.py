@@ -1,0 +1,48 @@
+"""Stage 3: the gateway's own routes go to the admin app; ``/{service}/{path}`` of a registered
+service goes down the chain; anything else is a 404 before auth or limits spend anything on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sync.errors import NotFound
+from sync.gateway.balancer import Pool
+from sync.gateway.paths import split_target
+from sync.gateway.registry import RESERVED
+from sync.gateway.stages.context import RequestContext
+from sync.gateway.types import ASGIApp, Message, Receive, Scope, Send
+
+_RESERVED_BYTES = frozenset(name.encode() for name in RESERVED)
+
+
+class Router:
+    def __init__(self, proxy_chain: ASGIApp, admin: ASGIApp, lookup: Callable[[str], Awaitable[Pool | None]]) -> None:
+        self.proxy_chain = proxy_chain
+        self.admin = admin
+        self.lookup = lookup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        raw = raw.split(b"?", 1)[0]
+        first = raw[1:].split(b"/", 1)[0]
+        ctx: RequestContext = scope["gateway"]
+        if first in _RESERVED_BYTES:
+            extra = ctx.response_headers
+
+            async def tag(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), *extra]
+                await send(message)
+
+            await self.admin(scope, receive, tag)
+            return
+        service, upstream_path = split_target(raw)
+        pool = await self.lookup(service)
+        if pool is None or not pool.instances:
+            raise NotFound(f"no service named {service!r} is registered", details={"service": service})
+        ctx.pool = pool
+        ctx.service = service
+        ctx.upstream_path = upstream_path
+        ctx.path = upstream_path[1:].decode("latin-1")
+        await self.proxy_chain(scope, receive, send)
