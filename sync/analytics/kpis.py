@@ -134,3 +134,17 @@ def summarize(kpis: pd.DataFrame, *, window_days: int) -> dict[str, Any]:
         "dead_stock": {"sku_count": int(dead.sum()), "value": float(kpis.loc[dead, "stock_value"].sum())},
         "slow_stock": {"sku_count": int(slow.sum()), "value": float(kpis.loc[slow, "stock_value"].sum())},
     }
+
+
+def stock_value_by_location(skus: pd.DataFrame, levels: pd.DataFrame) -> pd.DataFrame:
+    """Per location: SKUs in stock, units and value at cost and price (negative on-hand counts 0)."""
+    prices = skus.set_index("sku")[["unit_cost", "price"]].fillna(0.0)
+    rows = levels.join(prices, on="sku")
+    units = rows["on_hand"].clip(lower=0.0)
+    rows = rows.assign(units=units, at_cost=units * rows["unit_cost"].fillna(0.0),
+                       at_price=units * rows["price"].fillna(0.0), in_stock=units > 0)
+    out = rows.groupby("location").agg(sku_count=("in_stock", "sum"), units_on_hand=("units", "sum"),
+                                       stock_value_at_cost=("at_cost", "sum"),
+                                       stock_value_at_price=("at_price", "sum"))
+    out["sku_count"] = out["sku_count"].astype(int)
+    return out.sort_values(["stock_value_at_cost"], ascending=False, kind="stable").reset_index()

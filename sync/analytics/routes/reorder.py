@@ -1,0 +1,39 @@
+"""GET /reorder-alerts: SKUs at or below their reorder point, with a suggested order quantity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from sync.analytics.deps import Limit, Offset, SourceDep, WindowDays
+from sync.analytics.kpis import sku_kpis, window_bounds
+from sync.analytics.reorder import reorder_alerts
+from sync.analytics.schemas import ReorderAlerts
+from sync.analytics.serialize import records
+
+router = APIRouter(tags=["reorder"])
+
+
+@router.get("/reorder-alerts", response_model=ReorderAlerts)
+async def alerts(
+    source: SourceDep,
+    window_days: WindowDays = 90,
+    cover_days: Annotated[float, Query(ge=0, le=3650, description="Days of demand an order should cover "
+                                       "beyond the reorder point (when the SKU has no max_qty).")] = 30.0,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> ReorderAlerts:
+    """Always as of now: daily demand is measured over the last ``window_days``."""
+    snap = await source.snapshot(window_days=window_days, as_of=None)
+
+    def compute() -> ReorderAlerts:
+        table = sku_kpis(snap.skus, snap.levels, snap.movements, as_of=snap.as_of, window_days=window_days)
+        found = reorder_alerts(table, cover_days=cover_days)
+        start, end = window_bounds(snap.as_of, window_days)
+        return ReorderAlerts(as_of=end, window_days=window_days, window_start=start, cover_days=cover_days,
+                             total=len(found), total_order_value=float(found["order_value"].sum()),
+                             items=records(found.iloc[offset:offset + limit]))  # type: ignore[arg-type]
+
+    return await run_in_threadpool(compute)

@@ -1,0 +1,30 @@
+"""GET /stock-value: current stock value by location."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from sync.analytics.deps import SourceDep
+from sync.analytics.kpis import stock_value_by_location
+from sync.analytics.schemas import StockValue
+from sync.analytics.serialize import records
+
+router = APIRouter(tags=["stock value"])
+
+
+@router.get("/stock-value", response_model=StockValue)
+async def stock_value(source: SourceDep) -> StockValue:
+    """Units and value at cost and at price per location, largest value first."""
+    skus, levels = await source.catalog()
+
+    def compute() -> StockValue:
+        table = stock_value_by_location(skus, levels)
+        return StockValue(as_of=datetime.now(UTC),
+                          total_stock_value_at_cost=float(table["stock_value_at_cost"].sum()),
+                          total_stock_value_at_price=float(table["stock_value_at_price"].sum()),
+                          items=records(table))  # type: ignore[arg-type]
+
+    return await run_in_threadpool(compute)
