@@ -1,0 +1,110 @@
+"""Engine creation: the URL rewrite to psycopg 3, SQLite pragmas, and the one write-transaction helper.
+
+SQLite serialises writers; we open write transactions with ``BEGIN IMMEDIATE`` so two writers never
+both read and then fail to upgrade their lock (the classic SQLite deadlock), and set a busy timeout so
+they queue instead of failing. PostgreSQL relies on the conditional ``UPDATE`` and row locks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from sync.errors import UpstreamUnavailable
+
+T = TypeVar("T")
+RETRYABLE_PG_CODES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def normalize_url(url: str) -> str:
+    """Pick our drivers: ``postgresql://`` and ``postgres://`` become psycopg 3."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
+    return url.startswith("sqlite")
+
+
+def _prepare_sqlite_file(url: sa.URL) -> None:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """A pooled engine for the service (or the importer). Creates the SQLite file's folder if needed."""
+    url = sa.make_url(normalize_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(url)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  pool_size=pool_size, max_overflow=max_overflow)
+        _install_sqlite_hooks(engine)
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False,
+                            pool_recycle=1800)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def read_conn(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads (a deferred transaction on SQLite, so readers never queue behind writers)."""
+    try:
+        with engine.connect() as conn:
+            if is_sqlite(engine):
+                conn = conn.execution_options(sqlite_begin="DEFERRED")
+            yield conn
+    except OperationalError as exc:
+        raise UpstreamUnavailable("the inventory database is unavailable", details=str(exc.orig)) from exc
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in RETRYABLE_PG_CODES
+
+
+def write_tx(engine: Engine, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+    """Run ``work`` in one write transaction; retry deadlocks and serialization failures.
+
+    ``work`` must be safe to re-run (it is: a failed attempt rolled back everything it wrote).
+    """
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if _retryable(exc) and attempt + 1 < attempts:
+                time.sleep(0.005 * (attempt + 1))
+                continue
+            if isinstance(exc, OperationalError) and not _retryable(exc):
+                raise UpstreamUnavailable("the inventory database is unavailable",
+                                          details=str(exc.orig)) from exc
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,85 @@
+"""Request bodies of the inventory API. Responses are plain dicts built in ``serialize.py``.
+
+Quantities are whole units (``int``): every unit in the Online Retail data is a count, and integer
+arithmetic keeps the ledger sums exact. A fractional or non-numeric quantity is a 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
+Quantity = Annotated[int, Field(gt=0, le=1_000_000_000, description="Whole units, > 0.")]
+MovementType = Literal["receipt", "shipment", "adjustment", "transfer", "return"]
+ADJUSTMENT_REASONS = ("count_correction", "damaged", "lost", "theft", "expired", "found", "write_off", "other")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SkuIn(_Body):
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    unit: Annotated[str, Field(min_length=1, max_length=16)] = "each"
+    unit_cost: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal(0)
+    price: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal(0)
+    reorder_point: Annotated[int, Field(ge=0)] = 0
+    min_qty: Annotated[int, Field(ge=0)] = 0
+    max_qty: Annotated[int | None, Field(ge=0)] = None
+    supplier: Annotated[str | None, Field(max_length=200)] = None
+    lead_time_days: Annotated[int, Field(ge=0, le=3650)] = 14
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> SkuIn:
+        if self.max_qty is not None and self.max_qty < self.min_qty:
+            raise ValueError("max_qty must be >= min_qty")
+        return self
+
+
+class LocationIn(_Body):
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    allow_negative: bool = False
+
+
+class MovementIn(_Body):
+    type: MovementType
+    sku: Code
+    location: Code
+    quantity: Quantity
+    to_location: Code | None = None
+    direction: Literal["increase", "decrease"] | None = Field(
+        None, description="Adjustments only: whether on_hand goes up or down by `quantity`."
+    )
+    reason: Annotated[str | None, Field(max_length=64)] = None
+    reference: Annotated[str | None, Field(max_length=200)] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MovementIn:
+        if self.type == "transfer":
+            if not self.to_location:
+                raise ValueError("to_location is required for a transfer")
+            if self.to_location == self.location:
+                raise ValueError("to_location must differ from location for a transfer")
+        elif self.to_location is not None:
+            raise ValueError(f"to_location is only allowed for a transfer, not a {self.type}")
+        if self.type == "adjustment":
+            if self.direction is None:
+                raise ValueError("direction ('increase' or 'decrease') is required for an adjustment")
+            if self.reason not in ADJUSTMENT_REASONS:
+                raise ValueError(f"reason is required for an adjustment and must be one of {ADJUSTMENT_REASONS}")
+        elif self.direction is not None:
+            raise ValueError("direction is only allowed for an adjustment")
+        return self
+
+
+class ReservationIn(_Body):
+    sku: Code
+    location: Code
+    quantity: Quantity
+    ttl_seconds: Annotated[float, Field(gt=0, le=30 * 24 * 3600)] = 900
+    reference: Annotated[str | None, Field(max_length=200)] = None

@@ -1,0 +1,106 @@
+"""SQLAlchemy Core tables of the inventory service (the migrations in ``migrations/`` create them).
+
+The service uses Core statements, not the ORM: a stock movement is three or four short statements in
+one transaction, and the ORM's unit of work would cost more than the database round trips.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity columns.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Money = sa.Numeric(14, 4)
+Stamp = sa.DateTime(timezone=True)
+
+skus = sa.Table(
+    "skus", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("unit_cost", Money, nullable=False),
+    sa.Column("price", Money, nullable=False),
+    sa.Column("reorder_point", sa.Integer, nullable=False),
+    sa.Column("min_qty", sa.Integer, nullable=False),
+    sa.Column("max_qty", sa.Integer, nullable=True),
+    sa.Column("supplier", sa.String(200), nullable=True),
+    sa.Column("lead_time_days", sa.Integer, nullable=False),
+    sa.Column("created_at", Stamp, nullable=False),
+)
+
+locations = sa.Table(
+    "locations", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("allow_negative", sa.Boolean, nullable=False),
+    sa.Column("created_at", Stamp, nullable=False),
+)
+
+stock_levels = sa.Table(
+    "stock_levels", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    sa.Column("on_hand", sa.BigInteger, nullable=False),
+    sa.Column("reserved", sa.BigInteger, nullable=False),
+    sa.Column("incoming", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", Stamp, nullable=False),
+    sa.UniqueConstraint("sku_id", "location_id", name="uq_stock_levels_sku_location"),
+)
+
+movements = sa.Table(
+    "movements", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("on_hand_after", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),
+    sa.Column("reference", sa.String(200), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=True),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Index("ix_movements_sku_location_id", "sku_id", "location_id", "id"),
+    sa.Index("ix_movements_created_at", "created_at"),
+)
+
+reservations = sa.Table(
+    "reservations", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=True),
+    sa.Column("movement_id", sa.BigInteger, nullable=True),
+    sa.Column("expires_at", Stamp, nullable=False),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Column("closed_at", Stamp, nullable=True),
+    sa.Index("ix_reservations_status_expires", "status", "expires_at"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("txid", sa.BigInteger, nullable=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Index("ix_events_unsequenced", "id", postgresql_where=sa.text("seq IS NULL"),
+             sqlite_where=sa.text("seq IS NULL")),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Index("ix_idempotency_created", "created_at"),
+)
