@@ -31,8 +31,9 @@ class InventoryClient:
     """Read-only access to the inventory service's list endpoints, following cursors to the end."""
 
     def __init__(self, base_url: str, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, page_size: int = PAGE_SIZE) -> None:
         self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
                                          headers={"accept": "application/json"})
 
@@ -65,7 +66,7 @@ class InventoryClient:
     async def get_all(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every item of a cursor-paginated list (``{"items", "next_cursor"}``)."""
         query: dict[str, Any] = {k: v for k, v in (params or {}).items() if v is not None}
-        query["limit"] = PAGE_SIZE
+        query["limit"] = self.page_size
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
         for _ in range(MAX_PAGES):

@@ -29,7 +29,8 @@ def reorder_alerts(kpis: pd.DataFrame, *, cover_days: float = 30.0) -> pd.DataFr
     alerting = kpis.loc[kpis["below_reorder_point"]].copy()
     rop = alerting["reorder_point"]
     max_qty = alerting["max_qty"]
-    cover = np.ceil(alerting["daily_demand"].fillna(0.0) * cover_days)
+    # rounded before the ceiling so 5/30 a day over 30 days is 5 units, not 6 by float error
+    cover = np.ceil((alerting["daily_demand"].fillna(0.0) * cover_days).round(9))
     target = np.where(max_qty.notna() & (max_qty > rop), max_qty, rop + cover)
     order_up_to = np.maximum(target, np.floor(rop) + 1)
     alerting["order_up_to"] = order_up_to
