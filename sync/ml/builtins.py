@@ -7,7 +7,7 @@ each model straight from one dict. Targets: ``demand`` (units per period), ``lea
 
 from __future__ import annotations
 
-from sklearn.ensemble import RandomForestRegressor, VotingRegressor
+from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LinearRegression, Ridge
 
 from sync.ml.types import Candidates, MLModel
@@ -29,11 +29,7 @@ def _forest(random_state: int) -> RandomForestRegressor:
 
 def builtin_models(random_state: int = 0) -> dict[str, MLModel]:
     """Fresh, untrained instances of the three built-in models."""
-    demand = Candidates({
-        "random_forest": _forest(random_state),
-        "ridge": Ridge(alpha=1.0),
-        "combined": VotingRegressor([("random_forest", _forest(random_state)), ("ridge", Ridge(alpha=1.0))]),
-    })
+    demand = Candidates({"random_forest": _forest(random_state), "ridge": Ridge(alpha=1.0)}, combine=True)
     return {
         "demand_forecast": MLModel("demand_forecast", "regression", demand, list(DEMAND_FEATURES), "demand",
                                    data_type="demand"),

@@ -4,6 +4,7 @@ From the absolute residuals |y - ŷ| of held-out rows (never used to fit the mod
 
 * the interval is ŷ ± q, with q the ceil((n + 1) * level)-th smallest residual, which covers the
   true value with probability at least ``level`` for exchangeable rows (split conformal prediction);
+* when every training target was >= 0 the lower bound is floored at 0 (coverage can only grow);
 * ``confidence`` is the share of held-out rows whose residual was within 10% of |ŷ| (at least
   ``min_tolerance``): the estimated probability that the actual lands within ±10% of this prediction.
 """
@@ -26,9 +27,11 @@ class Calibration:
     half_width: float
     residuals: np.ndarray  # sorted absolute held-out residuals (a quantile subsample when many)
     min_tolerance: float
+    floor: float | None = None
 
     @classmethod
-    def from_residuals(cls, abs_residuals: np.ndarray, level: float, scale: float) -> Calibration:
+    def from_residuals(cls, abs_residuals: np.ndarray, level: float, scale: float,
+                       floor: float | None = None) -> Calibration:
         r = np.sort(np.abs(np.asarray(abs_residuals, dtype=np.float64)))
         n = len(r)
         rank = min(n, math.ceil((n + 1) * level))
@@ -36,10 +39,20 @@ class Calibration:
         if n > MAX_KEPT_RESIDUALS:
             r = np.quantile(r, np.linspace(0, 1, MAX_KEPT_RESIDUALS))
         # near a zero prediction a purely relative band would be empty: 1% of the target's typical size
-        return cls(level=level, half_width=half_width, residuals=r, min_tolerance=max(1e-9, 0.01 * scale))
+        return cls(level=level, half_width=half_width, residuals=r, min_tolerance=max(1e-9, 0.01 * scale),
+                   floor=floor)
 
     def interval(self, prediction: float) -> tuple[float, float]:
-        return prediction - self.half_width, prediction + self.half_width
+        lower = prediction - self.half_width
+        if self.floor is not None and lower < self.floor:
+            lower = self.floor
+        return lower, prediction + self.half_width
+
+    def intervals(self, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lower = predictions - self.half_width
+        if self.floor is not None:
+            lower = np.maximum(lower, self.floor)
+        return lower, predictions + self.half_width
 
     def confidence(self, prediction: float) -> float:
         tolerance = max(RELATIVE_TOLERANCE * abs(prediction), self.min_tolerance)
@@ -53,10 +66,11 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "half_width": self.half_width, "residuals": self.residuals.tolist(),
-                "min_tolerance": self.min_tolerance}
+                "min_tolerance": self.min_tolerance, "floor": self.floor}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         return cls(level=float(data["level"]), half_width=float(data["half_width"]),
                    residuals=np.asarray(data["residuals"], dtype=np.float64),
-                   min_tolerance=float(data["min_tolerance"]))
+                   min_tolerance=float(data["min_tolerance"]),
+                   floor=None if data.get("floor") is None else float(data["floor"]))

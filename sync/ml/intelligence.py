@@ -241,12 +241,12 @@ class MLInventoryIntelligence:
             X = np.array([feature_row(r, columns, model_name) for r in rows], dtype=np.float64)
         values = fitted.predict_matrix(X)
         confidences = fitted.calibration.confidences(values)
-        half = fitted.calibration.half_width
+        lower, upper = fitted.calibration.intervals(values)
         for row in X[-RECENT_ROWS:]:
             self._remember(model_name, tuple(row))
-        return [PredictionResult(prediction=float(v), confidence=float(c), lower=float(v - half),
-                                 upper=float(v + half), model_version=fitted.version_label, model_name=model_name)
-                for v, c in zip(values, confidences, strict=True)]
+        return [PredictionResult(prediction=float(v), confidence=float(c), lower=float(lo), upper=float(hi),
+                                 model_version=fitted.version_label, model_name=model_name)
+                for v, c, lo, hi in zip(values, confidences, lower, upper, strict=True)]
 
     def _remember(self, name: str, row: tuple[float, ...]) -> None:
         buffer = self._recent.get(name)

@@ -23,8 +23,9 @@ import pandas as pd
 import sklearn
 import skops
 from sklearn.base import clone
+from sklearn.ensemble import VotingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import KFold, cross_val_score
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -103,15 +104,21 @@ def _progress(enabled: bool, description: str, total: int) -> Iterator[Any]:
 
 def _choose(candidates: Candidates, X: np.ndarray, y: np.ndarray, random_state: int,
             progress: bool, name: str) -> tuple[str, Any, dict[str, float]]:
-    folds = KFold(n_splits=candidates.cv, shuffle=True, random_state=random_state)
-    scores: dict[str, float] = {}
-    with _progress(progress, f"selecting {name}", len(candidates.estimators)) as advance:
-        for label, estimator in candidates.estimators.items():
-            rmse = -cross_val_score(make_pipeline(estimator), X, y, cv=folds,
-                                    scoring="neg_root_mean_squared_error").mean()
-            scores[label] = float(rmse)
-            advance()
+    """k-fold RMSE of every candidate (and of their average with ``combine``); the best one wins."""
+    folds = list(KFold(n_splits=candidates.cv, shuffle=True, random_state=random_state).split(X))
+    predictions = {label: np.empty(len(y)) for label in candidates.estimators}
+    with _progress(progress, f"selecting {name}", len(folds) * len(candidates.estimators)) as advance:
+        for train, test in folds:
+            for label, estimator in candidates.estimators.items():
+                predictions[label][test] = make_pipeline(estimator).fit(X[train], y[train]).predict(X[test])
+                advance()
+    if candidates.combine and len(predictions) > 1:
+        predictions["combined"] = np.mean(list(predictions.values()), axis=0)
+    scores = {label: float(np.sqrt(np.mean([np.mean((p[test] - y[test]) ** 2) for _, test in folds])))
+              for label, p in predictions.items()}
     best = min(scores, key=scores.__getitem__)
+    if best == "combined":
+        return best, VotingRegressor(list(candidates.estimators.items())), scores
     return best, candidates.estimators[best], scores
 
 
@@ -142,7 +149,8 @@ def fit_model(model: MLModel, df: pd.DataFrame, *, interval_level: float = 0.9, 
     predicted = np.asarray(pipeline.predict(X[hold]), dtype=np.float64)
     metrics = regression_metrics(y[hold], predicted)
     calibration = Calibration.from_residuals(y[hold] - predicted, interval_level,
-                                             scale=float(np.mean(np.abs(y))) or 1.0)
+                                             scale=float(np.mean(np.abs(y))) or 1.0,
+                                             floor=0.0 if float(y.min()) >= 0 else None)
     elapsed = time.perf_counter() - started
     metadata = {
         "model_name": model.name, "model_type": model.model_type, "data_type": model.training_data_type,

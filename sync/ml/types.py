@@ -61,7 +61,12 @@ class MLModel:
 
 @dataclass(frozen=True)
 class Candidates:
-    """Several regressors of which training keeps the one with the best cross-validated RMSE."""
+    """Several regressors of which training keeps the one with the best cross-validated RMSE.
+
+    With ``combine`` the average of all of them (a ``VotingRegressor``) is one more candidate, named
+    ``combined``; its fold scores come from the members' fold predictions, so it costs no extra fits.
+    """
 
     estimators: dict[str, Any]
     cv: int = 3
+    combine: bool = False
