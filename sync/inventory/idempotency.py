@@ -70,8 +70,8 @@ def _save(conn: Connection, key: str, fp: str, status: int, body: dict[str, Any]
     stmt = insert(idempotency_keys).values(
         key=key, fingerprint=fp, status_code=status, response=json.dumps(body, separators=(",", ":")),
         created_at=datetime.now(UTC),
-    ).on_conflict_do_nothing(index_elements=["key"])
-    return bool(conn.execute(stmt).rowcount)
+    ).on_conflict_do_nothing(index_elements=["key"]).returning(K.key)
+    return conn.execute(stmt).first() is not None  # rowcount is not reliable for DO NOTHING on psycopg
 
 
 def run_idempotent(engine: Engine, key: str | None, fp: str, status: int,

@@ -1,0 +1,70 @@
+"""Events, reconciliation and demand history."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from sync.inventory.db import make_engine
+from tests.inventory.conftest import seed
+
+
+def _move(client: TestClient, type_: str, qty: int) -> None:
+    resp = client.post("/movements", json={"type": type_, "sku": "SKU-1", "location": "WH", "quantity": qty})
+    assert resp.status_code == 201, resp.text
+
+
+def test_events_follow_every_change_in_order(client: TestClient) -> None:
+    seed(client, on_hand=10, reorder_point=4)
+    _move(client, "shipment", 6)   # available 10 -> 4: crosses the reorder point
+    _move(client, "shipment", 4)   # 4 -> 0: out of stock
+    page = client.get("/events", params={"after": 0, "limit": 1000}).json()
+    types = [e["type"] for e in page["items"]]
+    assert types.count("movement.created") == 3
+    assert types.count("level.changed") == 3
+    assert types.count("low_stock") == 1
+    assert types.count("out_of_stock") == 1
+    ids = [e["id"] for e in page["items"]]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert page["next_after"] == ids[-1]
+    assert client.get("/events", params={"after": page["next_after"]}).json()["items"] == []
+    _move(client, "receipt", 1)
+    newer = client.get("/events", params={"after": page["next_after"]}).json()["items"]
+    assert [e["type"] for e in newer] == ["movement.created", "level.changed"]
+    assert newer[0]["payload"]["quantity"] == 1
+
+
+def test_reconciliation_reports_drift(client: TestClient, db_url: str) -> None:
+    seed(client, on_hand=10)
+    assert client.get("/reconciliation").json() == {"checked": 1, "drift": [], "negative_available": [],
+                                                    "ledger_without_level": 0, "ok": True}
+    engine = make_engine(db_url)
+    with engine.begin() as conn:  # tamper with the cache behind the service's back
+        conn.execute(text("UPDATE stock_levels SET on_hand = on_hand + 3"))
+    engine.dispose()
+    report = client.get("/reconciliation").json()
+    assert report["ok"] is False
+    assert report["drift"] == [{"sku": "SKU-1", "location": "WH", "on_hand": 13, "ledger_on_hand": 10,
+                                "reserved": 0, "active_reservations": 0}]
+
+
+def test_demand_history_counts_shipments_net_of_returns_with_zero_weeks(client: TestClient) -> None:
+    seed(client, on_hand=100)
+    client.post("/skus", json={"code": "IDLE", "name": "never sold"})
+    _move(client, "shipment", 7)
+    _move(client, "return", 2)
+    _move(client, "receipt", 50)
+    hist = client.get("/demand-history", params={"freq": "W", "start": "2020-01-01"}).json()
+    assert hist["freq"] == "W-SUN"
+    by_sku: dict[str, list[dict[str, object]]] = {}
+    for item in hist["items"]:
+        by_sku.setdefault(str(item["sku"]), []).append(item)
+    assert set(by_sku) == {"IDLE", "SKU-1"}
+    sold = by_sku["SKU-1"]
+    assert sold[0]["date"] == "2020-01-05"  # the Sunday ending the start's week
+    assert sum(int(i["quantity"]) for i in sold) == 5  # type: ignore[call-overload]
+    assert sum(1 for i in sold if i["quantity"] == 0) == len(sold) - 1
+    assert all(i["quantity"] == 0 for i in by_sku["IDLE"])
+    assert len(by_sku["IDLE"]) == len(sold)
+    one = client.get("/demand-history", params={"sku": "SKU-1"}).json()["items"]
+    assert one == [{"sku": "SKU-1", "date": sold[-1]["date"], "quantity": 5}]
