@@ -3,13 +3,20 @@
 The ledger is immutable and every row carries the signed change of on-hand, so the stock at any past
 instant is ``current on-hand - sum(changes after that instant)``. From that step function we get the
 time-weighted average stock (the denominator of turnover) and the share of the window a SKU was in
-stock, without any snapshot table. Everything is vectorised over all SKUs at once.
+stock, without any snapshot table. SKUs become integer codes once and the work is numpy over arrays
+(sort, cumulative sums, ``bincount``), never a per-SKU loop or a groupby on strings.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+
+def ns(column: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds since the epoch."""
+    utc = column.dt.tz_convert("UTC").dt.tz_localize(None) if column.dt.tz is not None else column
+    return utc.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def stock_over_window(on_hand_now: pd.Series, movements: pd.DataFrame, start: pd.Timestamp,
@@ -23,37 +30,38 @@ def stock_over_window(on_hand_now: pd.Series, movements: pd.DataFrame, start: pd
     """
     if end <= start:
         raise ValueError("the window must end after it starts")
-    moves = movements.loc[movements["created_at"] > start, ["sku", "created_at", "quantity", "id"]]
+    t0, t1 = pd.Timestamp(start).value, pd.Timestamp(end).value
+    times = ns(movements["created_at"])
+    keep = times > t0
+    times = times[keep]
+    moves = movements.loc[keep]
     skus = on_hand_now.index.union(pd.Index(moves["sku"].unique()))
-    now = on_hand_now.reindex(skus, fill_value=0.0).astype("float64")
+    n = len(skus)
+    codes = skus.get_indexer(moves["sku"])
+    qty = moves["quantity"].to_numpy(dtype="float64")
+    ids = moves["id"].to_numpy()
+    now = on_hand_now.reindex(skus, fill_value=0.0).to_numpy(dtype="float64")
 
-    later = moves.loc[moves["created_at"] > end].groupby("sku")["quantity"].sum()
-    closing = now - later.reindex(skus, fill_value=0.0)
-    inside = moves.loc[moves["created_at"] <= end].sort_values(["sku", "created_at", "id"], kind="stable")
-    opening = closing - inside.groupby("sku")["quantity"].sum().reindex(skus, fill_value=0.0)
+    later = times > t1
+    closing = now - np.bincount(codes[later], weights=qty[later], minlength=n)
+    order = np.lexsort((ids[~later], times[~later], codes[~later]))  # by SKU, then time, then id
+    c, t, q = codes[~later][order], times[~later][order], qty[~later][order]
+    opening = closing - np.bincount(c, weights=q, minlength=n)
 
-    # The step function: one segment opening at `start`, then one after each movement.
-    starts = pd.DataFrame({"sku": skus, "time": start, "order": 0, "value": opening.to_numpy()})
-    steps = pd.DataFrame({
-        "sku": inside["sku"].to_numpy(),
-        "time": inside["created_at"].to_numpy(),
-        "order": 1,
-        "value": (opening.reindex(inside["sku"]).to_numpy()
-                  + inside.groupby("sku")["quantity"].cumsum().to_numpy()),
-    })
-    segments = pd.concat([starts, steps], ignore_index=True) if len(steps) else starts
-    segments = segments.sort_values(["sku", "time", "order"], kind="stable").reset_index(drop=True)
-    next_time = segments.groupby("sku")["time"].shift(-1).fillna(end)
-    seconds = (next_time - segments["time"]).dt.total_seconds().to_numpy()
-    total = (end - start).total_seconds()
+    # Stock after each movement: opening + running sum of the SKU's changes so far.
+    first = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, dtype=bool)
+    last = np.r_[c[1:] != c[:-1], True] if len(c) else np.zeros(0, dtype=bool)
+    running = np.cumsum(q)
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(c)), 0))
+    after = opening[c] + running - (running[group_start] - q[group_start])
+    until = np.where(last, t1, np.r_[t[1:], t1] if len(t) else t).astype("float64")
+    seconds = (until - t) / 1e9
+    first_move = np.full(n, t1, dtype="int64")
+    first_move[c[first]] = t[first]
+    lead = (first_move - t0) / 1e9  # from the window start to the SKU's first movement in it
 
-    weighted = pd.Series(segments["value"].to_numpy() * seconds).groupby(segments["sku"]).sum()
-    in_stock = pd.Series(np.where(segments["value"].to_numpy() > 0, seconds, 0.0)).groupby(segments["sku"]).sum()
-    out = pd.DataFrame({
-        "opening": opening,
-        "closing": closing,
-        "avg_on_hand": weighted.reindex(skus, fill_value=0.0) / total,
-        "in_stock_share": in_stock.reindex(skus, fill_value=0.0) / total,
-    })
-    out.index.name = "sku"
-    return out
+    total = (t1 - t0) / 1e9
+    weighted = opening * lead + np.bincount(c, weights=after * seconds, minlength=n)
+    in_stock = np.where(opening > 0, lead, 0.0) + np.bincount(c, weights=(after > 0) * seconds, minlength=n)
+    return pd.DataFrame({"opening": opening, "closing": closing, "avg_on_hand": weighted / total,
+                         "in_stock_share": in_stock / total}, index=pd.Index(skus, name="sku"))
