@@ -328,13 +328,16 @@ class MLInventoryIntelligence:
 
     # --- time series (delegated) -------------------------------------------------------------
     def forecast_demand(self, history: pd.DataFrame, horizon: int, freq: str = "W-SUN",
-                        quantiles: Sequence[float] = (0.9,)) -> pd.DataFrame:
+                        quantiles: Sequence[float] = (0.9,), *, progress: bool | None = None) -> pd.DataFrame:
         """Per-SKU forecasts from long-format history (see ``sync.ml.forecasting.forecast_demand``)."""
-        return _forecasting().forecast_demand(history, horizon, freq=freq, quantiles=quantiles)
+        return _forecasting().forecast_demand(history, horizon, freq=freq, quantiles=quantiles,
+                                              progress=self.progress if progress is None else progress)
 
-    def backtest(self, history: pd.DataFrame, horizon: int, windows: int, freq: str = "W-SUN") -> Any:
+    def backtest(self, history: pd.DataFrame, horizon: int, windows: int, freq: str = "W-SUN", *,
+                 progress: bool | None = None) -> Any:
         """Rolling-origin metrics of every candidate and baseline (``sync.ml.forecasting.backtest``)."""
-        return _forecasting().backtest(history, horizon, windows, freq)
+        return _forecasting().backtest(history, horizon, windows, freq,
+                                       progress=self.progress if progress is None else progress)
 
 
 def _forecasting() -> Any:
