@@ -244,3 +244,23 @@ def test_cache_reuses_a_read_and_ttl_zero_sees_every_change(tmp_path: Path) -> N
             assert inventory.post("/movements", json=receipt).status_code == 201
             assert httpx.get(f"{cached_url}/metrics", timeout=10).json()["units_on_hand"] == before == 0
             assert httpx.get(f"{fresh_url}/metrics", timeout=10).json()["units_on_hand"] == 5
+
+
+@pytest.mark.postgres
+def test_same_figures_with_the_inventory_service_on_postgresql(postgres_url: str) -> None:
+    inventory_app = create_inventory(Settings(DATABASE_URL=postgres_url, DEMO_DATA=False))
+    with running(inventory_app, free_port()) as inventory_url, \
+            httpx.Client(base_url=inventory_url, timeout=10) as inventory:
+        ledger = _populate(inventory)
+        analytics_app = create_analytics(Settings(INVENTORY_URL=inventory_url))
+        with running(analytics_app, free_port()) as analytics_url, \
+                httpx.Client(base_url=analytics_url, timeout=30) as analytics:
+            last = max(datetime.fromisoformat(row["created_at"]) for row in ledger)
+            as_of = last + timedelta(days=1)
+            m = analytics.get("/metrics", params={"window_days": 30, "as_of": as_of.isoformat()}).json()
+            assert (m["units_on_hand"], m["stockouts"], m["below_reorder_point"]) == (106, 2, 3)
+            assert m["cogs"] == pytest.approx(151)
+            expected = _average_inventory_value(ledger, as_of - timedelta(days=30), as_of)
+            assert m["average_inventory_value"] == pytest.approx(expected, rel=1e-6)
+            alerts = analytics.get("/reorder-alerts", params={"window_days": 30}).json()["items"]
+            assert [a["sku"] for a in alerts] == ["GONE", "NEW", "LOW"]
