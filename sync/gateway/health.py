@@ -30,10 +30,11 @@ class HealthChecker:
         self.metrics = metrics
 
     async def run(self) -> None:
-        """Check forever (cancelled at shutdown)."""
+        """Check every interval until cancelled. Instances start healthy (optimistic, so a fresh gateway
+        serves at once); the first check comes one interval after start-up."""
         while True:
-            await self.check_all()
             await asyncio.sleep(self.interval)
+            await self.check_all()
 
     async def check_all(self) -> None:
         instances = self.registry.instances()

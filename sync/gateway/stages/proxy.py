@@ -94,13 +94,18 @@ class Proxy:
             try:
                 session = await self.session()
                 resp = await session.request(method, URL(inst.base + tail, encoded=True), headers=headers,
-                                             data=body, allow_redirects=False,
+                                             data=body.__aiter__() if isinstance(body, _BodyStream) else body,
+                                             allow_redirects=False,
                                              timeout=self._timeout(float(endpoint.timeout)))
             except TimeoutError as exc:
                 failure, last_error = "timeout", _GatewayTimeout(
                     f"{ctx.service} did not answer within {endpoint.timeout}s", details={"instance": inst.name})
                 last_error.__cause__ = exc
             except (aiohttp.ClientError, OSError) as exc:
+                if isinstance(body, _BodyStream) and body.too_large:
+                    inst.breaker.release()
+                    raise PayloadTooLarge(f"request body over {self.max_body} bytes",
+                                          details={"max_bytes": self.max_body}) from exc
                 failure, last_error = "connect", _BadGateway(
                     f"{ctx.service} could not be reached", details={"instance": inst.name})
                 last_error.__cause__ = exc
@@ -149,7 +154,8 @@ class Proxy:
         headers.append(("X-Request-ID", ctx.request_id.decode()))
 
     async def _body(self, scope: Scope, receive: Receive, dropped: dict[bytes, bytes],
-                    headers: list[tuple[str, str]]) -> tuple[bytes | AsyncIterator[bytes] | None, bool]:
+                    headers: list[tuple[str, str]]) -> tuple[bytes | _BodyStream | None, bool]:
+        """The body to send: bytes when it fits in REPLAY_LIMIT (so it can be retried), else a stream."""
         length_raw = dropped.get(b"content-length")
         chunked = b"transfer-encoding" in dropped
         if length_raw is None and not chunked:
@@ -165,16 +171,10 @@ class Proxy:
                 raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
             if length == 0:
                 return b"", True
-        if 0 <= length <= REPLAY_LIMIT:
-            return await self._read_all(receive), True
-        if length > 0:
-            headers.append(("Content-Length", str(length)))
-        return self._stream(receive), False
-
-    async def _read_all(self, receive: Receive) -> bytes:
         parts: list[bytes] = []
         size = 0
-        while True:
+        more = True
+        while more and size <= REPLAY_LIMIT:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise asyncio.CancelledError
@@ -183,23 +183,12 @@ class Proxy:
             if size > self.max_body:
                 raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
             parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
-
-    async def _stream(self, receive: Receive) -> AsyncIterator[bytes]:
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
+            more = message.get("more_body", False)
+        if not more:
+            return b"".join(parts), True
+        if length > 0:
+            headers.append(("Content-Length", str(length)))
+        return _BodyStream(b"".join(parts), size, receive, self.max_body), False
 
     async def _relay(self, resp: aiohttp.ClientResponse, ctx: RequestContext, send: Send) -> None:
         """Stream the upstream answer to the client; close the upstream connection if that fails."""
@@ -220,3 +209,31 @@ class Proxy:
             resp.close()
             raise
         resp.release()
+
+
+class _BodyStream:
+    """A request body too large to buffer: the part already read, then the rest as it arrives."""
+
+    def __init__(self, head: bytes, size: int, receive: Receive, max_body: int) -> None:
+        self.head = head
+        self.size = size
+        self.receive = receive
+        self.max_body = max_body
+        self.too_large = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head:
+            yield self.head
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            if self.size > self.max_body:
+                self.too_large = True
+                raise PayloadTooLarge(f"request body over {self.max_body} bytes")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return

@@ -1,0 +1,134 @@
+"""Redis mode: exact shared limits (also across two gateway processes), shared registry and breakers,
+and what happens when Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.api_gateway import APIGateway, RateLimit
+from sync.gateway.breaker import BreakerState
+from tests.gateway.conftest import direct, endpoint, make_settings, serving
+from tests.gateway.test_ratelimit import admitted, burst_of
+from tests.servers import free_port
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
+    up = await upstreams("inv-1")
+    gateway = APIGateway(redis_url=redis_url, settings=make_settings())
+    gateway.add_service("inventory", endpoint(up))
+    gateway.set_rate_limit("inventory/*", RateLimit(requests_per_minute=6, requests_per_hour=1000, burst_limit=5))
+    gateway.set_rate_limit("inventory/hourly", RateLimit(requests_per_minute=100, requests_per_hour=7,
+                                                         burst_limit=100))
+    async with serving(gateway) as url, httpx.AsyncClient(base_url=url) as client:
+        first = await burst_of(client, "/inventory/x")
+        assert admitted(first) == 5
+        refused = next(r for r in first if r.status_code == 429)
+        assert 1 <= int(refused.headers["retry-after"]) <= 10
+        assert admitted(await burst_of(client, "/inventory/hourly")) == 7
+    assert up.hits == 12
+
+
+@asynccontextmanager
+async def gateway_process(redis_url: str, services: str) -> AsyncIterator[str]:
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_SERVICES": services, "HEALTH_CHECK_INTERVAL": "3600",
+           "PYTHONPATH": str(ROOT)}
+    for key in ("JWT_SECRET", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
+        env.pop(key, None)
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "tests.gateway.gateway_proc:app",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, "gateway process exited"
+                await asyncio.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_two_gateway_processes_share_registry_and_exact_limits(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
+    inv, extra = await upstreams("inv-1"), await upstreams("extra-1")
+    services = f"inventory={inv.url}"
+    async with gateway_process(redis_url, services) as a, gateway_process(redis_url, services) as b, \
+            httpx.AsyncClient(limits=httpx.Limits(max_connections=60)) as client:
+        r = await client.post(f"{a}/rate-limits/inventory/*", json={"requests_per_minute": 1000,
+                                                                      "requests_per_hour": 20, "burst_limit": 1000})
+        assert r.status_code == 200
+        seen = (await client.get(f"{b}/rate-limits")).json()["rules"]
+        assert seen["inventory/*"]["requests_per_hour"] == 20
+        responses = await asyncio.gather(*(client.get(f"{(a, b)[i % 2]}/inventory/x") for i in range(50)))
+        assert admitted(list(responses)) == 20
+        assert {r.json()["instance"] for r in responses if r.status_code == 200} == {"inv-1"}
+        body = {"name": "extra-1", "url": extra.url, "health_check_url": extra.url + "/health"}
+        assert (await client.post(f"{a}/services/extra", json=body)).status_code == 201
+        routed = await client.get(f"{b}/extra/hello")
+        assert routed.status_code == 200 and routed.json()["instance"] == "extra-1"
+        assert "extra" in (await client.get(f"{b}/services")).json()["services"]
+    assert inv.hits == 20
+
+
+async def test_breaker_opening_is_shared(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
+    up = await upstreams("ml-1")
+    up.fail_status = 503
+    first = APIGateway(redis_url=redis_url, settings=make_settings())
+    second = APIGateway(redis_url=redis_url, settings=make_settings())
+    for gw in (first, second):
+        gw.add_service("ml", endpoint(up, circuit_breaker_threshold=2, retry_count=0))
+    async with direct(first) as client, second:
+        for _ in range(2):
+            await client.get("/ml/x")
+        assert first.registry.find_instance("ml-1").breaker.state is BreakerState.OPEN  # type: ignore[union-attr]
+        other = second.registry.find_instance("ml-1")
+        assert other is not None
+        for _ in range(200):
+            if other.breaker.state is BreakerState.OPEN:
+                break
+            await asyncio.sleep(0.01)
+        assert other.breaker.state is BreakerState.OPEN
+        assert 50 < other.breaker.retry_after() <= 60
+
+
+async def test_redis_down_keeps_serving_with_local_limits(upstreams) -> None:  # type: ignore[no-untyped-def]
+    up = await upstreams("inv-1")
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    gateway = APIGateway(settings=make_settings(RATE_LIMIT_REDIS_URL=dead))
+    gateway.add_service("inventory", endpoint(up))
+    gateway.set_rate_limit("inventory/*", RateLimit(requests_per_minute=6, requests_per_hour=100, burst_limit=4))
+    async with direct(gateway) as client:
+        codes = [(await client.get("/inventory/x")).status_code for _ in range(8)]
+        metrics = (await client.get("/metrics")).text
+        health = (await client.get("/health")).json()
+    assert codes.count(200) == 4 and codes.count(429) == 4
+    assert "gateway_rate_limit_backend_errors_total 8.0" in metrics
+    assert health["dependencies"]["redis"]["status"] == "down" and health["status"] == "degraded"
+
+
+async def test_redis_down_fail_closed_refuses(upstreams) -> None:  # type: ignore[no-untyped-def]
+    up = await upstreams("inv-1")
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    gateway = APIGateway(settings=make_settings(RATE_LIMIT_REDIS_URL=dead, RATE_LIMIT_FAIL_CLOSED=True))
+    gateway.add_service("inventory", endpoint(up))
+    async with direct(gateway) as client:
+        r = await client.get("/inventory/x")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "service_unavailable" and up.hits == 0
