@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,21 +52,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
-    deadline = time.monotonic() + 150
-    ready = False
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if all(requests.get(f"{base}/{s}/health", timeout=2).status_code == 200
-                   for s in ("inventory", "analytics", "ml")):
-                ready = True
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    if not ready:
+    lines: list[str] = []
+    up = threading.Event()
+
+    def read_output() -> None:  # keeps the pipe drained for the stack's whole life
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Press Ctrl-C to stop" in line:
+                up.set()
+
+    threading.Thread(target=read_output, daemon=True).start()
+    # The supervisor prints its banner only once every service answered its own /health.
+    if not up.wait(150):
         proc.kill()
-        output = proc.communicate(timeout=10)[0]
-        pytest.fail(f"stack did not come up within 150 s:\n{output[-4000:]}")
+        proc.wait(10)
+        pytest.fail("stack did not come up within 150 s:\n" + "".join(lines)[-4000:])
     yield {"base": base, "proc": proc, "ports": ports, "workdir": workdir}
     if proc.poll() is None:
         proc.kill()

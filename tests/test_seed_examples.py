@@ -1,0 +1,102 @@
+"""Every Python example of the seed document runs unchanged against the package.
+
+The examples are kept verbatim in ``tests/seed_examples/``. Fragments that continue an earlier example
+(they use names it defined) get only the imports or objects that earlier example made; nothing in the
+example itself is changed, except the port of the one that starts a server (a free port instead of 8000).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.servers import free_port
+
+SEED = Path(__file__).parent / "seed_examples"
+
+
+def run_example(code: str, cwd: Path, timeout: float = 240) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "JWT", "RATE_LIMIT", "REDIS"))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+def example(name: str) -> str:
+    return (SEED / name).read_text()
+
+
+def test_ml_integration_example(tmp_path: Path) -> None:
+    out = run_example(example("ml_integration.py"), tmp_path)
+    assert "Training success: True" in out
+    predicted = float(re.search(r"Predicted demand: ([-0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    assert 40 < predicted < 160  # the seed's demand is N(100, 20)
+    confidence = float(re.search(r"Confidence: ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    assert 0.0 <= confidence <= 1.0
+    assert float(re.search(r"Optimal quantity: ([0-9.]+)", out).group(1)) > 0  # type: ignore[union-attr]
+    assert float(re.search(r"Reorder point: ([0-9.]+)", out).group(1)) > 0  # type: ignore[union-attr]
+    anomalies = int(re.search(r"Anomalies detected: (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert 50 <= anomalies <= 150  # contamination 0.1 of 1,000 rows
+    accuracy = float(re.search(r"Model accuracy: ([-0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    assert 0.0 <= accuracy <= 1.0
+
+
+def test_ml_model_configuration_example(tmp_path: Path) -> None:
+    code = ("from sync.ml_integration import MLInventoryIntelligence, MLModel\n" + example("ml_model_configuration.py")
+            + "\nassert ml_system.models['custom_forecast'].feature_columns == ['feature1', 'feature2', 'feature3']"
+            + "\nimport numpy as np, pandas as pd"
+            + "\nrng = np.random.default_rng(0); X = rng.normal(size=(300, 3))"
+            + "\ndf = pd.DataFrame(X, columns=['feature1', 'feature2', 'feature3'])"
+            + "\ndf['target'] = 3 * df.feature1 - df.feature2 + rng.normal(0, 0.1, 300)"
+            + "\nml_system.add_training_data('custom', df)"
+            + "\nassert ml_system.train_model('custom_forecast', 'custom')"
+            + "\nprint(ml_system.predict('custom_forecast', {'feature1': 1, 'feature2': 0, 'feature3': 0}).prediction)")
+    out = run_example(code, tmp_path)
+    assert abs(float(out.strip().splitlines()[-1]) - 3.0) < 0.6
+
+
+def test_api_gateway_configuration_and_debug_examples(tmp_path: Path) -> None:
+    code = ("from sync.api_gateway import APIGateway, ServiceEndpoint, RateLimit\n"
+            + example("api_gateway_configuration.py")
+            + "\nfrom sync.ml_integration import MLInventoryIntelligence\nml_system = MLInventoryIntelligence()\n"
+            + example("debug_mode.py")
+            + "\nassert ml_system.debug_mode and gateway.debug_mode\nprint('ok')")
+    assert run_example(code, tmp_path).strip().endswith("ok")
+
+
+def test_api_gateway_usage_example_serves(tmp_path: Path) -> None:
+    port = free_port()
+    code = example("api_gateway_usage.py")
+    assert 'uvicorn.run(gateway.app, host="0.0.0.0", port=8000)' in code
+    code = code.replace("port=8000", f"port={port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT", "RATE_LIMIT", "REDIS"))}
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                root = requests.get(base + "/", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("the gateway example did not start")
+                time.sleep(0.2)
+        assert root.status_code == 200
+        services = requests.get(base + "/services", timeout=5).json()
+        text = str(services)
+        assert "inventory-1" in text and "analytics-1" in text and "http://localhost:8004" in text
+        limits = str(requests.get(base + "/rate-limits", timeout=5).json())
+        assert "inventory/*" in limits and "200" in limits and "analytics/*" in limits
+    finally:
+        proc.terminate()
+        proc.wait(15)
