@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -107,6 +108,22 @@ def wait_healthy(url: str, deadline: float, alive: Callable[[], bool]) -> bool:
     return False
 
 
+def register_with(registry_url: str, services: Sequence[ServiceProcess], token: str | None = None) -> None:
+    """POST each service to a gateway's ``/services/{name}`` (the gateway's own registration API)."""
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    for service in services:
+        body = {"name": f"{service.name}-{service.port}", "url": service.url,
+                "health_check_url": f"{service.url}/health"}
+        request = urllib.request.Request(  # noqa: S310 - URL from our own settings
+            f"{registry_url.rstrip('/')}/services/{service.name}", data=json.dumps(body).encode(),
+            headers=headers, method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+            resp.read()
+
+
 class Supervisor:
     """Starts the services, reports their URLs, and stops all of them on a signal or a child's death."""
 
@@ -156,6 +173,8 @@ class Supervisor:
                 print(f"{service.name} did not become healthy at {service.url}", file=sys.stderr)
                 return 1
         gateway = self.services[-1]
+        if self.settings.SERVICE_REGISTRY_URL:
+            self._register(self.settings.SERVICE_REGISTRY_URL)
         print("\nInventory Improvements System is up:")
         print(f"  gateway    {gateway.url}   (docs: {gateway.url}/services, metrics: {gateway.url}/metrics)")
         for service in self.services[:-1]:
@@ -170,6 +189,21 @@ class Supervisor:
                     print(f"{service.name} exited with code {code}; stopping the others", file=sys.stderr)
                     return 1
         return 0
+
+    def _register(self, registry_url: str) -> None:
+        token = None
+        if self.settings.JWT_SECRET is not None:
+            from sync.gateway.auth import issue_token
+
+            token = issue_token(self.settings.JWT_SECRET.get_secret_value(), "inventory-system-up",
+                                [self.settings.JWT_ADMIN_SCOPE], ttl_seconds=60,
+                                audience=self.settings.JWT_AUDIENCE, issuer=self.settings.JWT_ISSUER)
+        try:
+            register_with(registry_url, self.services[:-1], token)
+        except (OSError, urllib.error.HTTPError) as exc:
+            print(f"could not register with {registry_url}: {exc}", file=sys.stderr)
+        else:
+            print(f"registered inventory, analytics and ml with {registry_url}")
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM every live child (whole process group), then SIGKILL what is left after ``grace``."""
