@@ -27,7 +27,7 @@ from sync.settings import Settings
 from sync.web import create_service_app, require_admin
 
 
-def _ml(request: Request) -> MLInventoryIntelligence:
+async def _ml(request: Request) -> MLInventoryIntelligence:
     ml: MLInventoryIntelligence | None = getattr(request.app.state, "ml", None)
     if ml is None:
         raise UpstreamUnavailable("the ML service is still starting")
