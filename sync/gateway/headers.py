@@ -41,11 +41,15 @@ def upstream_request_headers(headers: Headers) -> tuple[list[tuple[str, str]], d
 
 def downstream_response_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
     """Upstream response headers minus hop-by-hop ones (aiohttp has already de-chunked the body)."""
-    extra = _connection_named(raw) if any(n.lower() == b"connection" for n, _ in raw) else frozenset()
     out: Headers = []
+    named: frozenset[bytes] = frozenset()
     for name, value in raw:
         lname = name.lower()
-        if lname in _RESPONSE_DROP or lname in extra:
+        if lname in _RESPONSE_DROP:
+            if lname == b"connection":
+                named = _connection_named([(lname, value)])
             continue
         out.append((lname, value))
+    if named:
+        out = [(n, v) for n, v in out if n not in named]
     return out

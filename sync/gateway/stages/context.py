@@ -8,7 +8,7 @@ from sync.gateway.types import Headers
 
 
 class RequestContext:
-    __slots__ = ("client", "path", "pool", "principal", "request_id", "response_headers", "service",
+    __slots__ = ("client", "path", "pool", "principal", "request_id", "response_headers", "service", "status",
                  "upstream_path")
 
     def __init__(self, request_id: bytes) -> None:
@@ -19,4 +19,5 @@ class RequestContext:
         self.upstream_path = b"/"
         self.principal: Principal | None = None
         self.client = ""
+        self.status = 0  # set when the response starts; stages read it instead of wrapping ``send``
         self.response_headers: Headers = [(b"x-request-id", request_id)]

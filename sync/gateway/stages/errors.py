@@ -1,11 +1,15 @@
-"""Outermost stage: every exception becomes the SPEC's JSON error; a stack trace never leaves."""
+"""Outermost stage: every exception becomes the SPEC's JSON error; a stack trace never leaves.
+
+It does not wrap ``send`` (a closure per response costs throughput); whether the response has started
+is read from the request context's ``status``, which whoever starts a response sets.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from sync.errors import SyncError
-from sync.gateway.types import ASGIApp, Message, Receive, Scope, Send, send_json
+from sync.gateway.types import ASGIApp, Receive, Scope, Send, send_json
 
 log = logging.getLogger("sync.gateway")
 
@@ -15,28 +19,24 @@ class ErrorHandling:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, receive, send)
         except SyncError as exc:
-            if started:
+            ctx = scope.get("gateway")
+            if ctx is not None and ctx.status:
                 log.warning("error after the response started on %s: %s", scope.get("path"), exc.message)
                 return
-            ctx = scope.get("gateway")
             headers = list(getattr(exc, "headers", None) or [])
             if ctx is not None:
                 headers.extend(ctx.response_headers)
+                ctx.status = exc.status
             await send_json(send, exc.status, exc.to_dict(), headers)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if not started:
+            ctx = scope.get("gateway")
+            if ctx is None or not ctx.status:
+                if ctx is not None:
+                    ctx.status = 500
                 await send_json(send, 500, {"error": {"code": "internal_error",
                                                       "message": "internal server error", "details": None}})
 

@@ -196,6 +196,7 @@ class Proxy:
             headers = downstream_response_headers(resp.raw_headers)  # type: ignore[arg-type]
             headers.extend(ctx.response_headers)
             length = resp.content_length
+            ctx.status = resp.status
             if length is not None and length <= SMALL_RESPONSE:
                 body = await resp.read()
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})

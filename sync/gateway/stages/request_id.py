@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 
 from sync.errors import SyncError
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.stages.context import RequestContext
-from sync.gateway.types import ASGIApp, Message, Receive, Scope, Send
+from sync.gateway.types import ASGIApp, Receive, Scope, Send
 
 _VALID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -28,18 +29,14 @@ class RequestId:
                     request_id = value
                 break
         ctx = scope["gateway"] = RequestContext(request_id or os.urandom(16).hex().encode())
-        status = 0
-
-        async def record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self.app(scope, receive, record)
-        except SyncError as exc:
-            status = status or exc.status
-            raise
+            await self.app(scope, receive, send)
         finally:
-            self.metrics.observe(ctx.service, scope["method"], status or 500, time.perf_counter() - started)
+            # ErrorHandling (outside) answers exceptions; it sets the status it will send.
+            self.metrics.observe(ctx.service, scope["method"], ctx.status or _status_of_pending_error(),
+                                 time.perf_counter() - started)
+
+
+def _status_of_pending_error() -> int:
+    exc = sys.exc_info()[1]
+    return exc.status if isinstance(exc, SyncError) else 500

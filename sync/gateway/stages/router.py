@@ -33,6 +33,7 @@ class Router:
             async def tag(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     message["headers"] = [*message.get("headers", ()), *extra]
+                    ctx.status = message["status"]
                 await send(message)
 
             await self.admin(scope, receive, tag)

@@ -1,0 +1,255 @@
+"""Gateway benchmark (SPEC): our gateway vs an nginx reverse proxy, same static nginx backend, one run.
+
+    python bench/gateway.py [--duration 10] [--connections 32]
+
+Installs nginx and wrk with bench/install_tools.sh (Debian packages) when missing, then starts on free
+loopback ports: a static nginx backend, an nginx reverse proxy in front of it, and our gateway in front
+of it (uvicorn, uvloop + httptools, one process) with JWT on (a token is sent), a rate limit high enough
+not to trip, circuit breakers and metrics on. It runs ``wrk -t1 -c32`` against the proxy and the gateway
+and prints requests/s of each and their ratio (goal >= 0.20), then ``wrk -t1 -c10`` against the backend
+directly and through each proxy and prints the p50/p99 latency each adds (goal: gateway p50 <= 1 ms);
+with 10 closed-loop connections a saturated proxy's p50 is mostly queueing (10 / its requests per
+second), so the same figures are also printed for one connection, where nothing queues. It also prints
+each proxy's CPU time per request, which other load on the machine disturbs far less than requests/s.
+Every process it starts is stopped at the end. Timings are noisy on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ITEMS = b",".join(b'{"sku":"%05d","qty":%d}' % (i, i) for i in range(8))
+BODY = b'{"status":"ok","service":"static","items":[' + ITEMS + b"]}\n"
+SECRET = "bench-secret-bench-secret-bench-secret-0123"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(port: int, path: str = "/", timeout: float = 20.0, headers: dict[str, str] | None = None) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+            with urllib.request.urlopen(req, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except Exception as exc:
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"port {port}{path} did not answer 200: {last}")
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if not found:
+        raise SystemExit("nginx not found after install_tools.sh")
+    return found
+
+
+def nginx_conf(workdir: Path, name: str, port: int, location: str) -> Path:
+    conf = workdir / f"{name}.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {workdir}/{name}.pid;
+error_log {workdir}/{name}.error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/{name}-body;
+    proxy_temp_path {workdir}/{name}-proxy;
+    fastcgi_temp_path {workdir}/{name}-fastcgi;
+    uwsgi_temp_path {workdir}/{name}-uwsgi;
+    scgi_temp_path {workdir}/{name}-scgi;
+    keepalive_requests 1000000;
+    {location}
+}}
+""")
+    return conf
+
+
+def start_nginx(conf: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(conf.parent)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_gateway(port: int, backend: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "JWT_SECRET": SECRET, "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}",
+           "HEALTH_CHECK_INTERVAL": "5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+    for key in ("REDIS_URL", "RATE_LIMIT_REDIS_URL"):
+        env.pop(key, None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), "gateway:make_app",
+         "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+         "--log-level", "warning", "--lifespan", "on"],
+        cwd=ROOT, env=env)
+
+
+def wrk(url: str, connections: int, duration: float, token: str | None = None) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
+    if token:
+        cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    lat = {p: _ms(v, unit) for p, v, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+            "socket_errors": 1.0 if errors else 0.0}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and its direct children (an nginx master and its worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        this = int(stat.parent.name)
+        if this == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measured(url: str, connections: int, duration: float, pid: int, token: str | None = None) -> dict[str, float]:
+    """wrk figures plus the proxy's CPU microseconds per request (robust to other load on the machine)."""
+    before = cpu_seconds(pid)
+    result = wrk(url, connections, duration, token)
+    used = cpu_seconds(pid) - before
+    result["cpu_us"] = used / max(1.0, result["rps"] * duration) * 1e6
+    return result
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def make_app() -> Any:
+    """The gateway as benchmarked (uvicorn factory): settings from the environment, a never-tripping limit."""
+    from sync.api_gateway import RateLimit
+    from sync.gateway.service import create_gateway
+
+    gateway = create_gateway()
+    gateway.set_rate_limit("static/*", RateLimit(requests_per_minute=10_000_000, requests_per_hour=1_000_000_000,
+                                                 burst_limit=1_000_000))
+    return gateway.app
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
+    parser.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
+    parser.add_argument("--latency-connections", type=int, default=10)
+    parser.add_argument("--latency-duration", type=float, default=5.0)
+    args = parser.parse_args()
+
+    subprocess.run(["bash", str(ROOT / "bench" / "install_tools.sh")], check=True)
+    sys.path.insert(0, str(ROOT))
+    from sync.gateway.auth import issue_token
+
+    token = issue_token(SECRET, "bench", ["read"], ttl_seconds=3600)
+    procs: list[subprocess.Popen[Any]] = []
+    with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)  # nginx workers run as an unprivileged user and must read the files
+        (work / "www").mkdir()
+        (work / "www" / "item.json").write_bytes(BODY)
+        (work / "www" / "health").write_bytes(b'{"status":"ok"}\n')
+        backend, proxy, gateway = free_port(), free_port(), free_port()
+        try:
+            procs.append(start_nginx(nginx_conf(work, "backend", backend, f"""
+    server {{ listen 127.0.0.1:{backend}; root {work}/www; default_type application/json;
+             location / {{ }} }}""")))
+            procs.append(start_nginx(nginx_conf(work, "proxy", proxy, f"""
+    upstream backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
+    server {{ listen 127.0.0.1:{proxy};
+             location /static/ {{ proxy_pass http://backend/; proxy_http_version 1.1;
+                                  proxy_set_header Connection ""; }} }}""")))
+            procs.append(start_gateway(gateway, backend))
+            wait_http(backend, "/item.json")
+            wait_http(proxy, "/static/item.json")
+            wait_http(gateway, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
+            direct_url = f"http://127.0.0.1:{backend}/item.json"
+            nginx_url = f"http://127.0.0.1:{proxy}/static/item.json"
+            gw_url = f"http://127.0.0.1:{gateway}/static/item.json"
+            wrk(nginx_url, args.connections, 2)  # warm-up
+            wrk(gw_url, args.connections, 2, token)
+            n = measured(nginx_url, args.connections, args.duration, procs[1].pid)
+            g = measured(gw_url, args.connections, args.duration, procs[2].pid, token)
+            c = args.latency_connections
+            d = wrk(direct_url, c, args.latency_duration)
+            nl = wrk(nginx_url, c, args.latency_duration)
+            gl = wrk(gw_url, c, args.latency_duration, token)
+            d1 = wrk(direct_url, 1, args.latency_duration)
+            n1 = wrk(nginx_url, 1, args.latency_duration)
+            g1 = wrk(gw_url, 1, args.latency_duration, token)
+            with urllib_open(f"http://127.0.0.1:{gateway}/metrics") as metrics:
+                limited = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                              if line.startswith("gateway_rate_limited_total"))
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    ratio = g["rps"] / n["rps"]
+    print(f"wrk -t1 -c{args.connections} -d{args.duration:g}s, static nginx backend, one process each")
+    print(f"  nginx reverse proxy : {n['rps']:10.0f} req/s  {n['cpu_us']:7.1f} us CPU/request  "
+          f"(non-2xx {n['non2xx']:.0f})")
+    print(f"  our gateway         : {g['rps']:10.0f} req/s  {g['cpu_us']:7.1f} us CPU/request  "
+          f"(non-2xx {g['non2xx']:.0f}; JWT, rate limit, breakers, metrics on; 429s: {limited:.0f})")
+    print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'})")
+    print(f"latency, wrk -t1 -c{c} -d{args.latency_duration:g}s (p50 / p99, ms)")
+    print(f"  backend direct      : {d['p50']:.3f} / {d['p99']:.3f}")
+    print(f"  via nginx           : {nl['p50']:.3f} / {nl['p99']:.3f}   added {nl['p50'] - d['p50']:.3f} / "
+          f"{nl['p99'] - d['p99']:.3f}")
+    added = gl["p50"] - d["p50"]
+    print(f"  via our gateway     : {gl['p50']:.3f} / {gl['p99']:.3f}   added {added:.3f} / {gl['p99'] - d['p99']:.3f}"
+          f"  (goal p50 added <= 1 ms: {'met' if added <= 1.0 else 'MISSED'})")
+    print(f"latency, one connection (wrk -t1 -c1 -d{args.latency_duration:g}s): nothing queues, so this is the "
+          "time each hop adds to one request")
+    print(f"  backend direct      : {d1['p50']:.3f} / {d1['p99']:.3f}")
+    print(f"  via nginx           : {n1['p50']:.3f} / {n1['p99']:.3f}   added {n1['p50'] - d1['p50']:.3f} / "
+          f"{n1['p99'] - d1['p99']:.3f}")
+    added1 = g1["p50"] - d1["p50"]
+    print(f"  via our gateway     : {g1['p50']:.3f} / {g1['p99']:.3f}   added {added1:.3f} / "
+          f"{g1['p99'] - d1['p99']:.3f}  (p50 added <= 1 ms: {'met' if added1 <= 1.0 else 'MISSED'})")
+    return 0
+
+
+def urllib_open(url: str) -> Any:
+    import contextlib
+    import urllib.request
+
+    @contextlib.contextmanager
+    def ctx() -> Any:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            yield resp.read().decode()
+
+    return ctx()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
