@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
+from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.cache import TTLCache
 from sync.analytics.classification import last_full_weeks, weekly_matrix
 from sync.analytics.client import InventoryClient
 from sync.analytics.frames import demand_frame, levels_frame, movements_frame, skus_frame
-from sync.analytics.kpis import window_bounds
+from sync.analytics.kpis import sku_kpis, window_bounds
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,20 @@ class InventorySource:
             return Snapshot(skus, levels, movements_frame(moves), moment, window_days)
 
         result: Snapshot = await self.cache.get_or_load(key, load)
+        return result
+
+    async def kpis(self, *, window_days: int, as_of: datetime | None,
+                   slow_days: float = 180.0) -> tuple[Snapshot, pd.DataFrame]:
+        """The snapshot and its per-SKU KPI table (computed off the event loop, cached with it)."""
+        key = ("kpis", window_days, to_utc(as_of) if as_of is not None else None, slow_days)
+
+        async def load() -> tuple[Snapshot, pd.DataFrame]:
+            snap = await self.snapshot(window_days=window_days, as_of=as_of)
+            table = await run_in_threadpool(sku_kpis, snap.skus, snap.levels, snap.movements, as_of=snap.as_of,
+                                            window_days=window_days, slow_days=slow_days)
+            return snap, table
+
+        result: tuple[Snapshot, pd.DataFrame] = await self.cache.get_or_load(key, load)
         return result
 
     async def demand(self, *, weeks: int, as_of: datetime | None) -> DemandSnapshot:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import AsOf, Limit, Offset, SlowDays, SourceDep, WindowDays
-from sync.analytics.kpis import sku_kpis, window_bounds
+from sync.analytics.kpis import window_bounds
 from sync.analytics.schemas import MovementClass, SkuKpis
 from sync.analytics.serialize import records
 from sync.settings import csv_list
@@ -32,20 +32,19 @@ async def kpis(
     offset: Offset = 0,
 ) -> SkuKpis:
     """One row per SKU: stock, value, demand, turnover, days of supply, in-stock share, flags."""
-    snap = await source.snapshot(window_days=window_days, as_of=as_of)
+    snap, table = await source.kpis(window_days=window_days, as_of=as_of, slow_days=slow_days)
 
     def compute() -> SkuKpis:
-        table = sku_kpis(snap.skus, snap.levels, snap.movements, as_of=snap.as_of, window_days=window_days,
-                         slow_days=slow_days)
+        rows = table  # the cached table is shared: filter into new frames, never in place
         if sku:
-            table = table.loc[table["sku"].isin(csv_list(sku))]
+            rows = rows.loc[rows["sku"].isin(csv_list(sku))]
         if movement_class:
-            table = table.loc[table["movement_class"] == movement_class]
-        table = table.sort_values([sort, "sku"], ascending=[sort not in DESCENDING, True], na_position="last",
-                                  kind="stable")
+            rows = rows.loc[rows["movement_class"] == movement_class]
+        rows = rows.sort_values([sort, "sku"], ascending=[sort not in DESCENDING, True], na_position="last",
+                                kind="stable")
         start, end = window_bounds(snap.as_of, window_days)
-        page = table.iloc[offset:offset + limit]
+        page = rows.iloc[offset:offset + limit]
         return SkuKpis(as_of=end, window_days=window_days, window_start=start, slow_days=slow_days,
-                       total=len(table), items=records(page))  # type: ignore[arg-type]
+                       total=len(rows), items=records(page))  # type: ignore[arg-type]
 
     return await run_in_threadpool(compute)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import AsOf, SlowDays, SourceDep, WindowDays
-from sync.analytics.kpis import sku_kpis, summarize, window_bounds
+from sync.analytics.kpis import summarize, window_bounds
 from sync.analytics.schemas import Metrics
 
 router = APIRouter(tags=["metrics"])
@@ -17,11 +17,9 @@ router = APIRouter(tags=["metrics"])
 async def metrics(source: SourceDep, window_days: WindowDays = 90, as_of: AsOf = None,
                   slow_days: SlowDays = 180.0) -> Metrics:
     """Stock, value, stockouts, reorder needs, turnover, days of supply and dead/slow stock."""
-    snap = await source.snapshot(window_days=window_days, as_of=as_of)
+    snap, kpis = await source.kpis(window_days=window_days, as_of=as_of, slow_days=slow_days)
 
     def compute() -> Metrics:
-        kpis = sku_kpis(snap.skus, snap.levels, snap.movements, as_of=snap.as_of, window_days=window_days,
-                        slow_days=slow_days)
         start, end = window_bounds(snap.as_of, window_days)
         last = snap.levels["updated_at"].max()
         return Metrics(as_of=end, window_days=window_days, window_start=start, fill_rate=None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import Limit, Offset, SourceDep, WindowDays
-from sync.analytics.kpis import sku_kpis, window_bounds
+from sync.analytics.kpis import window_bounds
 from sync.analytics.reorder import reorder_alerts
 from sync.analytics.schemas import ReorderAlerts
 from sync.analytics.serialize import records
@@ -26,10 +26,9 @@ async def alerts(
     offset: Offset = 0,
 ) -> ReorderAlerts:
     """Always as of now: daily demand is measured over the last ``window_days``."""
-    snap = await source.snapshot(window_days=window_days, as_of=None)
+    snap, table = await source.kpis(window_days=window_days, as_of=None)
 
     def compute() -> ReorderAlerts:
-        table = sku_kpis(snap.skus, snap.levels, snap.movements, as_of=snap.as_of, window_days=window_days)
         found = reorder_alerts(table, cover_days=cover_days)
         start, end = window_bounds(snap.as_of, window_days)
         return ReorderAlerts(as_of=end, window_days=window_days, window_start=start, cover_days=cover_days,
