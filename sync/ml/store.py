@@ -30,6 +30,7 @@ ALLOWED_TYPES = frozenset({
     "sklearn.utils._bunch.Bunch",
 })
 _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
+_ANY_VERSION_FILE = re.compile(r"^v(\d{4,})\.(json|skops)$")
 
 
 class ModelIntegrityError(SyncError):
@@ -94,15 +95,37 @@ class ModelStore:
             )
         folder = self._dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        versions = self.versions(name)
-        version = (versions[-1] if versions else 0) + 1
-        artifact = folder / f"v{version:04d}.skops"
+        version, artifact = self._claim(folder, blob)
         meta = dict(metadata, version=version, artifact=artifact.name,
                     sha256=hashlib.sha256(blob).hexdigest(), hmac_sha256=self._sign(blob))
-        _atomic_write(artifact, blob)
         _atomic_write(folder / f"v{version:04d}.json", json.dumps(meta, indent=1).encode())
         self._point(name, version)
         return version
+
+    @staticmethod
+    def _claim(folder: Path, blob: bytes) -> tuple[int, Path]:
+        """Write the artifact under the next free version number, safely against concurrent savers.
+
+        ``os.link`` fails when the name exists, so two processes never take the same number; a version
+        is listed only once its metadata is written, after the artifact.
+        """
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".artifact.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+                handle.flush()
+                os.fsync(handle.fileno())
+            while True:
+                taken = [int(m.group(1)) for p in folder.iterdir() if (m := _ANY_VERSION_FILE.match(p.name))]
+                version = max(taken, default=0) + 1
+                artifact = folder / f"v{version:04d}.skops"
+                try:
+                    os.link(tmp, artifact)
+                except FileExistsError:
+                    continue
+                return version, artifact
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def _point(self, name: str, version: int) -> None:
         _atomic_write(self._dir(name) / "CURRENT", json.dumps({"version": version}).encode())

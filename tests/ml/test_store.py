@@ -164,3 +164,17 @@ from sklearn.linear_model import LinearRegression  # noqa: E402
 
 class _OddRegressor(LinearRegression):
     """A user class: skops does not trust it, so it can never be written (and later refused)."""
+
+
+def test_concurrent_saves_take_distinct_versions(settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ml = trained_system(settings)
+    fitted = ml.models["demand_forecast"].fitted_
+    stores = [ModelStore(settings.ML_MODEL_PATH) for _ in range(6)]  # as if six processes saved at once
+    with ThreadPoolExecutor(6) as pool:
+        versions = list(pool.map(lambda s: s.save("demand_forecast", fitted.pipeline, fitted.saved_metadata()),
+                                 stores))
+    assert sorted(versions) == [2, 3, 4, 5, 6, 7]
+    for version in versions:
+        assert ModelStore(settings.ML_MODEL_PATH).load("demand_forecast", version)[1]["version"] == version
