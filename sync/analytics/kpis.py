@@ -47,8 +47,8 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     """One row per SKU (every SKU in ``skus``) with the KPIs listed in :data:`KPI_COLUMNS`.
 
     ``movements`` must contain every ledger row created after the window's start (later rows roll
-    the current levels back to ``as_of``). ``reserved``/``available``/``incoming`` are the current
-    values: the ledger does not record reservations over time.
+    the current levels back to ``as_of``). ``reserved`` and ``incoming`` are the current values (the
+    ledger does not record them over time); ``available`` is on-hand at ``as_of`` minus reserved.
     """
     if window_days <= 0:
         raise ValueError("window_days must be positive")
@@ -72,9 +72,9 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     on_hand = stock["closing"]
     out["on_hand"] = on_hand
     out["reserved"] = current["reserved"]
-    out["available"] = current["available"]
+    out["available"] = on_hand - current["reserved"]  # equals the level's own figure when as_of is now
     out["incoming"] = current["incoming"]
-    out["position"] = current["available"] + current["incoming"]
+    out["position"] = out["available"] + current["incoming"]
     out["stock_value"] = on_hand.clip(lower=0.0) * unit_cost
     out["units_shipped"] = shipped
     out["units_returned"] = returned
@@ -87,7 +87,7 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     daily = demand / window_days
     out["daily_demand"] = daily
     out["days_of_supply"] = _safe_ratio(on_hand.clip(lower=0.0), daily)
-    out["in_stock_share"] = stock["in_stock_share"]
+    out["in_stock_share"] = stock["in_stock_share"].clip(0.0, 1.0)  # float sums of durations may pass 1
     out["last_shipment_at"] = last_shipment
     out["stockout"] = on_hand <= 0
     out["below_reorder_point"] = out["reorder_point"].notna() & (out["position"] <= out["reorder_point"])

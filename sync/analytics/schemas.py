@@ -59,8 +59,8 @@ class SkuKpi(BaseModel):
     price: float | None
     on_hand: float = Field(description="At as_of, all locations.")
     reserved: float = Field(description="Now (reservations are not in the ledger's history).")
-    available: float
-    incoming: float
+    available: float = Field(description="on_hand - reserved.")
+    incoming: float = Field(description="Now (like reserved).")
     position: float = Field(description="available + incoming.")
     reorder_point: float | None
     max_qty: float | None

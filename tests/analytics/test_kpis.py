@@ -90,10 +90,11 @@ def test_summary(kpis: pd.DataFrame) -> None:
 
 
 def test_as_of_in_the_past_rolls_levels_back() -> None:
-    skus, levels, moves = frames([sku("A", 1.0)], [level("A", "L1", 3)],
+    skus, levels, moves = frames([sku("A", 1.0)], [level("A", "L1", 3, reserved=1)],
                                  [move("A", "receipt", 10, ts(2)), move("A", "shipment", -7, ts(8))])
     k = sku_kpis(skus, levels, moves, as_of=ts(5), window_days=4).set_index("sku").loc["A"]
     assert k.on_hand == 10  # before the shipment of the 8th
+    assert (k.reserved, k.available) == (1, 9)  # today's reservation against that day's stock
     assert k.demand == 0
     assert k.avg_on_hand == pytest.approx(7.5)  # 0 for 1 day, 10 for 3 days
 
