@@ -1,9 +1,57 @@
-"""Demo data for a fresh ``make run`` (filled in with the importer)."""
+"""Demo data for a fresh ``make run``: the bundled Online Retail II sample, on an empty database only.
+
+Two locations (``MAIN`` warehouse, ``STORE`` shop), the sample's 36 SKUs with master data derived from
+the sales (``sku_profile``), an opening-balance receipt per SKU big enough for the whole history plus six
+weeks of average sales (so the demo ends with stock on hand), the history itself as shipments, returns
+and adjustments, and a transfer of a few units of five SKUs to the shop.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Engine
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from sync.inventory.catalog import Catalog
+from sync.inventory.db import write_tx
+from sync.inventory.importer import import_file
+from sync.inventory.ledger import apply_movement
+from sync.inventory.schemas import MovementIn
+from sync.inventory.tables import locations, skus, stock_levels
+
+SAMPLE = "online_retail_sample.csv"
+BUFFER_WEEKS = 6.0
+STORE_SKUS = 5
 
 
-def load_if_empty(engine: Engine) -> dict[str, int] | None:
-    return None
+def _is_empty(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(skus)).scalar_one() == 0
+
+
+def load_if_empty(engine: Engine) -> dict[str, Any] | None:
+    """Load the demo when the database has no SKUs; returns the import report, or None if skipped."""
+    if not _is_empty(engine):
+        return None
+    with resources.as_file(resources.files("sync") / "data" / SAMPLE) as sample:
+        report = import_file(engine, sample, location="MAIN", opening_buffer_weeks=BUFFER_WEEKS, actor="demo")
+    write_tx(engine, _add_store)
+    return report.to_dict()
+
+
+def _add_store(conn: Connection) -> None:
+    conn.execute(sa.insert(locations).values(code="STORE", name="High-street shop", allow_negative=False,
+                                             created_at=datetime.now(UTC)))
+    query = (sa.select(skus.c.code, stock_levels.c.on_hand).join(stock_levels, stock_levels.c.sku_id == skus.c.id)
+             .order_by(stock_levels.c.on_hand.desc(), skus.c.code).limit(STORE_SKUS))
+    top = conn.execute(query).all()
+    catalog = Catalog(conn.engine)
+    for row in top:
+        quantity = max(1, int(row.on_hand) // 10)
+        if row.on_hand >= quantity:
+            apply_movement(conn, catalog, MovementIn(type="transfer", sku=row.code, location="MAIN",
+                                                     to_location="STORE", quantity=quantity,
+                                                     reference="demo:stock the shop"), "demo")

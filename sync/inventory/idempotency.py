@@ -36,8 +36,8 @@ class Outcome:
     replayed: bool = False
 
 
-class _KeyTaken(Exception):
-    pass
+class KeyTaken(Exception):
+    """Another request committed this key first; answer with its stored response."""
 
 
 def fingerprint(method: str, path: str, payload: Any) -> str:
@@ -52,6 +52,19 @@ def check_key(key: str | None) -> str | None:
         raise ValidationFailed(f"Idempotency-Key header must be 1-{MAX_KEY_LENGTH} printable characters",
                                details=[{"field": "Idempotency-Key", "problem": "invalid value"}])
     return key
+
+
+def lookup(engine: Engine, key: str, fp: str) -> Outcome | None:
+    """The stored outcome for ``key`` (409 if it was used for a different request), or None."""
+    with read_conn(engine) as conn:
+        row = _stored(conn, key)
+    return None if row is None else _replay(row, fp, key)
+
+
+def save(conn: Connection, key: str, fp: str, status: int, body: dict[str, Any]) -> None:
+    """Store the outcome inside the caller's transaction; KeyTaken if another request stored it first."""
+    if not _save(conn, key, fp, status, body):
+        raise KeyTaken
 
 
 def _stored(conn: Connection, key: str) -> Any:
@@ -87,12 +100,12 @@ def run_idempotent(engine: Engine, key: str | None, fp: str, status: int,
     def tx(conn: Connection) -> dict[str, Any]:
         body = work(conn)
         if not _save(conn, key, fp, status, body):
-            raise _KeyTaken
+            raise KeyTaken
         return body
 
     try:
         return Outcome(status, write_tx(engine, tx))
-    except _KeyTaken:
+    except KeyTaken:
         pass
     except SyncError as exc:
         if exc.status not in (404, 409, 422):

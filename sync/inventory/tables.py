@@ -52,12 +52,13 @@ stock_levels = sa.Table(
     sa.UniqueConstraint("sku_id", "location_id", name="uq_stock_levels_sku_location"),
 )
 
+# The ledger has no foreign keys (see the migration): rows are only written by this service.
 movements = sa.Table(
     "movements", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("type", sa.String(16), nullable=False),
-    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
-    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    sa.Column("sku_id", sa.BigInteger, nullable=False),
+    sa.Column("location_id", sa.BigInteger, nullable=False),
     sa.Column("quantity", sa.BigInteger, nullable=False),
     sa.Column("on_hand_after", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.String(64), nullable=True),

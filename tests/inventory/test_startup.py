@@ -1,0 +1,45 @@
+"""Start-up: migrations run programmatically, demo data loads once on an empty database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from sync.inventory.app import create_app
+from sync.inventory.db import make_engine, normalize_url
+from sync.settings import Settings
+
+
+def test_demo_data_loads_once_and_reconciles(db_url: str) -> None:
+    settings = Settings(DATABASE_URL=db_url, DEMO_DATA=True)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").json()["status"] == "ok"
+        skus = client.get("/skus", params={"limit": 1000}).json()["items"]
+        assert len(skus) == 36
+        assert all(s["price"] > 0 and 0 < s["unit_cost"] < s["price"] and s["lead_time_days"] in (14, 28)
+                   for s in skus)
+        assert {loc["code"] for loc in client.get("/locations").json()["items"]} == {"MAIN", "STORE"}
+        assert client.get("/reconciliation").json()["ok"] is True
+        levels = client.get("/levels", params={"location": "MAIN", "limit": 1000}).json()["items"]
+        assert sum(level["on_hand"] > 0 for level in levels) == 36  # six weeks of buffer left in stock
+        history = client.get("/demand-history").json()
+        assert history["freq"] == "W-SUN"
+        assert len({i["date"] for i in history["items"]}) > 100  # two years of weeks, zeros included
+        movements_before = client.get("/movements", params={"limit": 1}).json()
+    with TestClient(create_app(settings)) as client:  # second start: nothing loaded again
+        assert len(client.get("/skus", params={"limit": 1000}).json()["items"]) == 36
+        assert client.get("/movements", params={"limit": 1}).json() == movements_before
+
+
+def test_default_url_makes_its_folder_and_postgres_urls_get_psycopg(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'inventory.db'}"
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+    engine.dispose()
+    assert (tmp_path / "nested" / "dir").is_dir()
+    assert normalize_url("postgresql://u@h:5432/db") == "postgresql+psycopg://u@h:5432/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert Settings().DATABASE_URL.startswith("sqlite:///var/")
