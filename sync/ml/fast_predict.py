@@ -40,19 +40,42 @@ def _step(step: Any) -> RowFn | None:
     return None
 
 
+def _forest(trees: list[Any]) -> RowFn:
+    """All trees walked at once: one gather per level instead of one Cython call per tree.
+
+    Nodes of every tree are laid end to end; a leaf points to itself, so ``max_depth`` steps land every
+    walk on its leaf. Like scikit-learn, inputs are rounded to float32 and compared as float64.
+    """
+    offsets = np.cumsum([0] + [t.node_count for t in trees[:-1]]).astype(np.intp)
+    own = [np.arange(t.node_count) for t in trees]
+    leaf = [t.children_left == -1 for t in trees]
+    left = np.concatenate([np.where(lf, o, t.children_left) + off
+                           for t, lf, o, off in zip(trees, leaf, own, offsets, strict=True)]).astype(np.intp)
+    right = np.concatenate([np.where(lf, o, t.children_right) + off
+                            for t, lf, o, off in zip(trees, leaf, own, offsets, strict=True)]).astype(np.intp)
+    feature = np.concatenate([np.where(lf, 0, t.feature) for t, lf in zip(trees, leaf, strict=True)]).astype(np.intp)
+    threshold = np.concatenate([t.threshold for t in trees])
+    value = np.concatenate([t.value.reshape(t.node_count, -1)[:, 0] for t in trees])
+    depth = max(t.max_depth for t in trees)
+    n_trees = len(trees)
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        out = np.empty(len(X))
+        for start in range(0, len(X), 4096):
+            chunk = X[start:start + 4096].astype(np.float32).astype(np.float64)
+            rows = np.arange(len(chunk))[:, None]
+            node = np.broadcast_to(offsets, (len(chunk), n_trees))
+            for _ in range(depth):
+                node = np.where(chunk[rows, feature[node]] <= threshold[node], left[node], right[node])
+            out[start:start + len(chunk)] = value[node].sum(axis=1) / n_trees
+        return out
+
+    return predict
+
+
 def _estimator(est: Any) -> RowFn | None:
     if isinstance(est, RandomForestRegressor | ExtraTreesRegressor) and est.n_outputs_ == 1:
-        trees = [e.tree_ for e in est.estimators_]
-        n = float(len(trees))
-
-        def forest(X: np.ndarray) -> np.ndarray:
-            X32 = np.ascontiguousarray(X, dtype=np.float32)
-            total = np.zeros(len(X))
-            for tree in trees:
-                total += tree.predict(X32).reshape(len(X32), -1)[:, 0]
-            return total / n
-
-        return forest
+        return _forest([e.tree_ for e in est.estimators_])
     if isinstance(est, DecisionTreeRegressor) and est.n_outputs_ == 1:
         tree = est.tree_
         return lambda X: tree.predict(np.ascontiguousarray(X, dtype=np.float32)).reshape(len(X), -1)[:, 0]
