@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -123,8 +123,8 @@ class ClassifiedSku(BaseModel):
 class Classification(BaseModel):
     as_of: datetime
     weeks: int
-    first_week_end: datetime
-    last_week_end: datetime
+    first_week_end: date = Field(description="Sunday ending the first week used.")
+    last_week_end: date = Field(description="Sunday ending the last full week before as_of.")
     thresholds: Thresholds
     matrix: dict[str, dict[str, MatrixCell]] = Field(description="matrix[abc][xyz], all nine cells.")
     total: int

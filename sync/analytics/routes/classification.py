@@ -46,7 +46,8 @@ async def classification(
             table = table.loc[table["xyz"] == xyz]
         calendar = data.weekly.columns
         return Classification(
-            as_of=data.as_of, weeks=weeks, first_week_end=calendar[0], last_week_end=calendar[-1],
+            as_of=data.as_of, weeks=weeks, first_week_end=calendar[0].date(),
+            last_week_end=calendar[-1].date(),
             thresholds=Thresholds(a_share=a_share, b_share=b_share, x_max=x_max, y_max=y_max),
             matrix=matrix,  # type: ignore[arg-type]
             total=len(table), items=records(table.iloc[offset:offset + limit]),  # type: ignore[arg-type]
