@@ -88,9 +88,11 @@ class MLInventoryIntelligence:
 
     @debug_mode.setter
     def debug_mode(self, value: bool) -> None:
-        """True logs every training step and prediction at DEBUG level on the ``sync.ml`` logger."""
+        """True logs every prediction at DEBUG level on the ``sync.ml`` logger (configure logging to see it).
+
+        Only this instance is affected: no logger levels or other global state are changed.
+        """
         self._debug = bool(value)
-        log.setLevel(logging.DEBUG if value else logging.NOTSET)
 
     @property
     def data_types(self) -> list[str]:

@@ -65,9 +65,18 @@ def prepare(ml: MLInventoryIntelligence, training_data_path: Path) -> dict[str, 
         for data_type, name in missing.items():
             if data_type not in ml.training_data:
                 ml.training_data[data_type] = frames[data_type]
-            ml.train_model(name, data_type)
-            status[name] = {"status": "ok", "source": "trained on start",
-                            "version": ml.models[name].fitted_.version}
+            try:
+                ml.train_model(name, data_type)
+                status[name] = {"status": "ok", "source": "trained on start",
+                                "version": ml.models[name].fitted_.version}
+            except OSError as exc:  # ML_MODEL_PATH not writable: serve the model, say it is not saved
+                log.error("cannot save %s under %s: %s", name, ml.model_path, exc)
+                ml.autosave = False
+                try:
+                    ml.train_model(name, data_type)
+                finally:
+                    ml.autosave = True
+                status[name] = {"status": "ok", "source": "trained on start (not saved)", "error": str(exc)}
             log.info("trained %s on start (%d rows)", name, len(ml.training_data[data_type]))
     return status
 

@@ -195,3 +195,12 @@ def test_backtest_endpoint(client: TestClient) -> None:
     resp = client.post("/backtest", json={"history": _history(), "horizon": 4, "windows": 2})
     assert resp.status_code == 200, resp.text
     assert resp.json()["metrics"] and len(resp.json()["origins"]) == 2
+
+
+def test_an_unwritable_model_path_degrades_but_still_serves(tmp_path: Path) -> None:
+    (tmp_path / "models").write_text("a file where the model directory should be")
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and health["dependencies"]["model_store"]["status"] == "missing"
+        resp = client.post("/predict", json=SEED_BODY)
+        assert resp.status_code == 200 and resp.json()["model_version"].startswith("unsaved-")
