@@ -165,6 +165,7 @@ class APIGateway:
                 self._limits_redis = _redis_client(self._limits_url)
                 self._limiter = RedisLimiter(self._limits_redis, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
                                              on_error=self._count_backend_error)
+                self._limit_stage.limiter = self._limiter
             if self.redis_url:
                 self._redis = _redis_client(self.redis_url)
                 self.shared = SharedState(self._redis, self.registry, self.rules, self._clock)
@@ -193,7 +194,7 @@ class APIGateway:
             await client.aclose()
         self._redis = self._limits_redis = None
         self.shared = None
-        self._limiter = MemoryLimiter(self._clock)
+        self._limiter = self._limit_stage.limiter = MemoryLimiter(self._clock)
         self._started = False
 
     async def __aenter__(self) -> APIGateway:
@@ -207,7 +208,7 @@ class APIGateway:
     def _build_chain(self) -> ASGIApp:
         proxy = Proxy(session=self.session, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
                       budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug)
-        limited = RateLimitStage(proxy, self.rules, _LimiterRef(self), self.clients, self.metrics)
+        limited = self._limit_stage = RateLimitStage(proxy, self.rules, self._limiter, self.clients, self.metrics)
         authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
         router = Router(authed, create_admin_app(self, self.settings), self._lookup)
         return ErrorHandling(RequestId(router, self.metrics))
@@ -255,18 +256,6 @@ class APIGateway:
                              0 if inst.breaker.state is BreakerState.CLOSED else 1)
             healthy.add_metric([inst.service, inst.name], 1 if inst.healthy else 0)
         return [state, healthy]
-
-
-class _LimiterRef:
-    """Looks the limiter up per call, since start-up swaps the in-memory one for Redis."""
-
-    __slots__ = ("_gateway",)
-
-    def __init__(self, gateway: APIGateway) -> None:
-        self._gateway = gateway
-
-    def check(self, key: str, limit: RateLimit) -> Any:
-        return self._gateway._limiter.check(key, limit)
 
 
 def _redis_client(url: str) -> aioredis.Redis:

@@ -19,7 +19,7 @@ def split_target(raw_path: bytes) -> tuple[str, bytes]:
     rest = raw_path[1:]
     service, _, tail = rest.partition(b"/")
     lowered = raw_path.lower()
-    needs_check = b"." in tail or b"%" in lowered
+    needs_check = tail.startswith(b".") or b"/." in tail or b"%" in lowered  # a dot segment, or escapes
     if needs_check:
         for bad in _FORBIDDEN:
             if bad in lowered:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from sync.gateway.models import RateLimit
 from sync.gateway.types import Headers
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
-    allowed: bool
-    remaining: int
-    reset: float  # seconds until the binding allowance is back
-    retry_after: float  # seconds until a refused request would be admitted (0 when allowed)
+    """A limiter's answer (a plain slotted class: built once per request, so kept cheap)."""
+
+    __slots__ = ("allowed", "remaining", "reset", "retry_after")
+
+    def __init__(self, allowed: bool, remaining: int, reset: float, retry_after: float) -> None:
+        self.allowed = allowed
+        self.remaining = remaining
+        self.reset = reset  # seconds until the binding allowance is back
+        self.retry_after = retry_after  # seconds until a refused request would be admitted (0 if allowed)
 
 
 def policy_header(limit: RateLimit) -> bytes:
@@ -24,13 +27,13 @@ def policy_header(limit: RateLimit) -> bytes:
             f'"hour";q={limit.requests_per_hour};w=3600').encode()
 
 
-def decision_headers(limit: RateLimit, policy: bytes, decision: Decision) -> Headers:
+def decision_headers(limit_bytes: bytes, policy: bytes, decision: Decision) -> Headers:
     reset = str(max(0, math.ceil(decision.reset))).encode()
     remaining = str(max(0, decision.remaining)).encode()
     headers: Headers = [
         (b"ratelimit-policy", policy),
         (b"ratelimit", b'"minute";r=' + remaining + b";t=" + reset),
-        (b"x-ratelimit-limit", str(limit.requests_per_minute).encode()),
+        (b"x-ratelimit-limit", limit_bytes),
         (b"x-ratelimit-remaining", remaining),
         (b"x-ratelimit-reset", reset),
     ]

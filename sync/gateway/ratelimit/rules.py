@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fnmatch import translate
 
 from sync.gateway.models import RateLimit
+from sync.gateway.ratelimit.decision import policy_header
 
 _PATTERN_OK = re.compile(r"^[A-Za-z0-9_.~\-/*?\[\]!{}:@]+$")
 _CACHE_SIZE = 4096
@@ -23,6 +24,12 @@ class Rule:
     pattern: str
     limit: RateLimit
     is_default: bool = False
+    policy: bytes = b""  # the RateLimit-Policy header value, computed once
+    limit_bytes: bytes = b""  # X-RateLimit-Limit value
+
+    @classmethod
+    def of(cls, pattern: str, limit: RateLimit, is_default: bool = False) -> Rule:
+        return cls(pattern, limit, is_default, policy_header(limit), str(limit.requests_per_minute).encode())
 
 
 def normalise_pattern(pattern: str) -> str:
@@ -64,7 +71,7 @@ class RuleTable:
 
     def _rebuild(self) -> None:
         ordered = sorted(self._rules.items(), key=lambda kv: _specificity(kv[0]), reverse=True)
-        self._compiled = [(re.compile(translate(p)), Rule(p, lim)) for p, lim in ordered]
+        self._compiled = [(re.compile(translate(p)), Rule.of(p, lim)) for p, lim in ordered]
         self._cache = {}
 
     def match(self, service: str, path: str) -> Rule:
@@ -79,7 +86,7 @@ class RuleTable:
                 rule = candidate
                 break
         else:
-            rule = Rule(f"default:{service}", self.default, is_default=True)
+            rule = Rule.of(f"default:{service}", self.default, is_default=True)
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.clear()
         self._cache[key] = rule

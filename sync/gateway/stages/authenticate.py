@@ -27,18 +27,22 @@ class Authenticate:
             return
         ctx: RequestContext = scope["gateway"]
         token = bearer_token(scope["headers"])
-        public = self.public is not None and self.public.match(f"/{ctx.service}/{ctx.path}") is not None
         if token is None:
-            if not public:
+            if not self._public(ctx):
                 self.metrics.auth_failures["missing"] += 1
                 raise GatewayError(Unauthorized, "this route needs Authorization: Bearer <token>",
                                    headers=[(b"www-authenticate", b'Bearer realm="gateway"')])
         else:
+            ctx.principal = self.verifier.cached(token)
+        if token is not None and ctx.principal is None:
             try:
                 ctx.principal = await self.verifier.verify(token)
             except Unauthorized as exc:
-                if not public:
+                if not self._public(ctx):
                     self.metrics.auth_failures[exc.code] += 1
                     raise GatewayError(Unauthorized, exc.message, code=exc.code, headers=[
                         (b"www-authenticate", b'Bearer realm="gateway", error="invalid_token"')]) from exc
         await self.app(scope, receive, send)
+
+    def _public(self, ctx: RequestContext) -> bool:
+        return self.public is not None and self.public.match(f"/{ctx.service}/{ctx.path}") is not None

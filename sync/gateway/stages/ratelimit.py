@@ -8,7 +8,8 @@ from sync.errors import RateLimited
 from sync.gateway.clientip import ClientResolver
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.models import RateLimit
-from sync.gateway.ratelimit.decision import Decision, decision_headers, policy_header
+from sync.gateway.ratelimit.decision import Decision, decision_headers
+from sync.gateway.ratelimit.memory import MemoryLimiter
 from sync.gateway.ratelimit.rules import RuleTable
 from sync.gateway.stages.context import RequestContext
 from sync.gateway.stages.errors import GatewayError
@@ -20,6 +21,7 @@ class Limiter(Protocol):
 
 
 class RateLimitStage:
+    """``limiter`` is swapped by the gateway at start-up (memory -> Redis) and back at shutdown."""
     def __init__(self, app: ASGIApp, rules: RuleTable, limiter: Limiter, clients: ClientResolver,
                  metrics: GatewayMetrics) -> None:
         self.app = app
@@ -27,7 +29,6 @@ class RateLimitStage:
         self.limiter = limiter
         self.clients = clients
         self.metrics = metrics
-        self._policies: dict[RateLimit, bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -42,12 +43,12 @@ class RateLimitStage:
             ctx.client = self.clients.client(scope, forwarded)
             who = "ip:" + ctx.client
         rule = self.rules.match(ctx.service, ctx.path)
-        limit = rule.limit
-        decision = await self.limiter.check(rule.pattern + "|" + who, limit)
-        policy = self._policies.get(limit)
-        if policy is None:
-            policy = self._policies[limit] = policy_header(limit)
-        headers = decision_headers(limit, policy, decision)
+        limiter = self.limiter
+        if isinstance(limiter, MemoryLimiter):  # no coroutine for the in-memory case
+            decision = limiter.check_now(rule.pattern + "|" + who, rule.limit)
+        else:
+            decision = await limiter.check(rule.pattern + "|" + who, rule.limit)
+        headers = decision_headers(rule.limit_bytes, rule.policy, decision)
         if not decision.allowed:
             self.metrics.rate_limited[rule.pattern] += 1
             raise GatewayError(RateLimited, f"rate limit exceeded for {rule.pattern}", headers=headers,

@@ -23,8 +23,7 @@ class Router:
         self.lookup = lookup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        raw = raw.split(b"?", 1)[0]
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()  # raw_path never holds the query
         first = raw[1:].split(b"/", 1)[0]
         ctx: RequestContext = scope["gateway"]
         if first in _RESERVED_BYTES:
