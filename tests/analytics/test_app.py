@@ -1,7 +1,7 @@
-"""The analytics app without inventory data: request validation, OpenAPI, and a dead inventory service.
+"""The analytics service with no inventory behind it: request validation, OpenAPI, a dead upstream.
 
-Validation and OpenAPI go through the ASGI app in-process; the dead-upstream tests run the analytics
-service on a real port, pointed at a port where nothing listens.
+The service runs on a real port, pointed at a port where nothing listens: validation must answer
+before any upstream call, and every data endpoint must fail fast with a 503.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from sync.analytics.app import create_app
 from sync.settings import Settings
@@ -20,15 +19,16 @@ from tests.servers import free_port
 ENDPOINTS = ("/metrics", "/kpis", "/classification", "/reorder-alerts", "/stock-value")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def dead_inventory_url() -> str:
     return f"http://127.0.0.1:{free_port()}"  # bound then released: nothing listens there
 
 
-@pytest.fixture
-def client(dead_inventory_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(INVENTORY_URL=dead_inventory_url))) as test_client:
-        yield test_client
+@pytest.fixture(scope="module")
+def client(dead_inventory_url: str) -> Iterator[httpx.Client]:
+    with running(create_app(Settings(INVENTORY_URL=dead_inventory_url)), free_port()) as base, \
+            httpx.Client(base_url=base, timeout=10) as http:
+        yield http
 
 
 @pytest.mark.parametrize(("path", "field"), [
@@ -44,7 +44,7 @@ def client(dead_inventory_url: str) -> Iterator[TestClient]:
     ("/classification?abc=D", "abc"),
     ("/reorder-alerts?cover_days=-3", "cover_days"),
 ])
-def test_bad_query_parameters_get_a_422_naming_the_field(client: TestClient, path: str, field: str) -> None:
+def test_bad_query_parameters_get_a_422_naming_the_field(client: httpx.Client, path: str, field: str) -> None:
     resp = client.get(path)
     assert resp.status_code == 422, resp.text
     error = resp.json()["error"]
@@ -55,14 +55,14 @@ def test_bad_query_parameters_get_a_422_naming_the_field(client: TestClient, pat
 
 @pytest.mark.parametrize(("query", "field"), [("a_share=0.9&b_share=0.8", "b_share"),
                                               ("x_max=1.0&y_max=0.5", "y_max")])
-def test_thresholds_out_of_order_are_refused(client: TestClient, query: str, field: str) -> None:
+def test_thresholds_out_of_order_are_refused(client: httpx.Client, query: str, field: str) -> None:
     resp = client.get(f"/classification?{query}")
     assert resp.status_code == 422
     assert [detail["field"] for detail in resp.json()["error"]["details"]] == [field]
     assert field in resp.json()["error"]["message"]
 
 
-def test_openapi_documents_every_endpoint_and_its_response(client: TestClient) -> None:
+def test_openapi_documents_every_endpoint_and_its_response(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     for path in (*ENDPOINTS, "/health"):
         assert path in spec["paths"], path
@@ -73,19 +73,18 @@ def test_openapi_documents_every_endpoint_and_its_response(client: TestClient) -
         assert name in fields
 
 
-def test_a_dead_inventory_service_gives_503s_and_a_degraded_health(dead_inventory_url: str) -> None:
-    app = create_app(Settings(INVENTORY_URL=dead_inventory_url))
-    with running(app, free_port()) as base, httpx.Client(base_url=base, timeout=10) as http:
-        for path in ENDPOINTS:
-            resp = http.get(path)
-            assert resp.status_code == 503, (path, resp.text)
-            error = resp.json()["error"]
-            assert error["code"] == "service_unavailable"
-            assert dead_inventory_url in error["message"] and "unreachable" in error["message"]
-            assert error["details"]["url"] == dead_inventory_url
-        health = http.get("/health")
-        assert health.status_code == 503
-        body = health.json()
-        assert body["status"] == "degraded" and body["service"] == "analytics"
-        assert body["dependencies"]["inventory"]["status"] == "down"
-        assert body["dependencies"]["inventory"]["url"] == dead_inventory_url
+def test_a_dead_inventory_service_gives_503s_and_a_degraded_health(client: httpx.Client,
+                                                                   dead_inventory_url: str) -> None:
+    for path in ENDPOINTS:
+        resp = client.get(path)
+        assert resp.status_code == 503, (path, resp.text)
+        error = resp.json()["error"]
+        assert error["code"] == "service_unavailable"
+        assert dead_inventory_url in error["message"] and "unreachable" in error["message"]
+        assert error["details"]["url"] == dead_inventory_url
+    health = client.get("/health")
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "degraded" and body["service"] == "analytics"
+    assert body["dependencies"]["inventory"]["status"] == "down"
+    assert body["dependencies"]["inventory"]["url"] == dead_inventory_url
