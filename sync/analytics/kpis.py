@@ -58,7 +58,8 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     current = by_sku.reindex(index, fill_value=0.0)
 
     moves = movements.loc[movements["sku"].isin(index)]
-    stock = stock_over_window(current["on_hand"], moves, start, end).reindex(index, fill_value=0.0)
+    created = skus.set_index("sku")["created_at"]
+    stock = stock_over_window(current["on_hand"], moves, start, end, created).reindex(index)
     window = moves.loc[(moves["created_at"] > start) & (moves["created_at"] <= end)]
     shipments = window.loc[window["type"] == "shipment"]
     shipped = (-shipments.groupby("sku")["quantity"].sum()).reindex(index, fill_value=0.0)
@@ -98,6 +99,12 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     return out.reset_index().loc[:, list(KPI_COLUMNS)]
 
 
+def _mean(values: pd.Series) -> float | None:
+    """Mean of the defined values; ``None`` when there are none."""
+    defined = values.dropna()
+    return float(defined.mean()) if len(defined) else None
+
+
 def _ratio(num: float, den: float) -> float | None:
     return float(num / den) if den > 0 else None
 
@@ -130,7 +137,7 @@ def summarize(kpis: pd.DataFrame, *, window_days: int) -> dict[str, Any]:
         "inventory_turnover": turnover,
         "annual_inventory_turnover": turnover * 365.0 / window_days if turnover is not None else None,
         "days_of_supply": _ratio(stock_value, cogs / window_days),
-        "in_stock_rate": float(kpis["in_stock_share"].mean()) if len(kpis) else None,
+        "in_stock_rate": _mean(kpis["in_stock_share"]),
         "dead_stock": {"sku_count": int(dead.sum()), "value": float(kpis.loc[dead, "stock_value"].sum())},
         "slow_stock": {"sku_count": int(slow.sum()), "value": float(kpis.loc[slow, "stock_value"].sum())},
     }

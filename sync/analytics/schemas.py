@@ -41,7 +41,8 @@ class Metrics(Window):
     inventory_turnover: float | None = Field(description="COGS / average inventory value, over the window.")
     annual_inventory_turnover: float | None = Field(description="Turnover scaled to 365 days.")
     days_of_supply: float | None = Field(description="Stock value at cost / COGS per day.")
-    in_stock_rate: float | None = Field(description="Mean over SKUs of the share of the window with stock > 0.")
+    in_stock_rate: float | None = Field(
+        description="Mean over SKUs of the share of the window (of their life in it) with stock > 0.")
     fill_rate: float | None = Field(
         description="Share of requested units shipped. The ledger records only shipments that happened, "
         "never refused ones, so this is null unless the inventory service records shortages.")
@@ -76,7 +77,8 @@ class SkuKpi(BaseModel):
     turnover: float | None
     annual_turnover: float | None
     days_of_supply: float | None
-    in_stock_share: float = Field(description="Share of the window with on-hand > 0.")
+    in_stock_share: float | None = Field(
+        description="Share of the window (from the SKU's creation, if later) with on-hand > 0.")
     last_shipment_at: datetime | None = Field(description="Last shipment inside the window.")
     stockout: bool
     below_reorder_point: bool

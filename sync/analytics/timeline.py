@@ -20,13 +20,18 @@ def ns(column: pd.Series) -> np.ndarray:
 
 
 def stock_over_window(on_hand_now: pd.Series, movements: pd.DataFrame, start: pd.Timestamp,
-                      end: pd.Timestamp) -> pd.DataFrame:
+                      end: pd.Timestamp, created: pd.Series | None = None) -> pd.DataFrame:
     """Per SKU: ``opening``, ``closing``, ``avg_on_hand`` and ``in_stock_share`` over ``(start, end]``.
 
     ``on_hand_now`` is the current on-hand per SKU (summed over locations), indexed by SKU.
     ``movements`` must hold every ledger row created after ``start`` (columns ``sku``, ``created_at``,
     ``quantity``, ``id``); rows after ``end`` are used only to roll the current stock back to ``end``.
     SKUs in ``movements`` but not in ``on_hand_now`` are taken to have zero stock now.
+
+    ``created`` (per SKU, optional) keeps a SKU's in-stock share to the part of the window it existed
+    in: from its creation or its first ledger row in the window, whichever is earlier (imported history
+    predates the SKU record). A SKU that did not exist yet at ``end`` has no share (NaN). The average
+    on-hand always spans the whole window, as turnover needs.
     """
     if end <= start:
         raise ValueError("the window must end after it starts")
@@ -59,9 +64,17 @@ def stock_over_window(on_hand_now: pd.Series, movements: pd.DataFrame, start: pd
     first_move = np.full(n, t1, dtype="int64")
     first_move[c[first]] = t[first]
     lead = (first_move - t0) / 1e9  # from the window start to the SKU's first movement in it
+    born = np.full(n, t0, dtype="int64")
+    if created is not None:
+        known = created.reindex(skus)
+        stamps = np.where(known.isna(), t0, ns(known.fillna(pd.Timestamp(t0, tz="UTC"))))
+        born = np.clip(np.minimum(stamps, first_move), t0, t1)
 
     total = (t1 - t0) / 1e9
     weighted = opening * lead + np.bincount(c, weights=after * seconds, minlength=n)
-    in_stock = np.where(opening > 0, lead, 0.0) + np.bincount(c, weights=(after > 0) * seconds, minlength=n)
+    in_stock = (np.where(opening > 0, (first_move - born) / 1e9, 0.0)
+                + np.bincount(c, weights=(after > 0) * seconds, minlength=n))
+    life = (t1 - born) / 1e9
+    share = np.divide(in_stock, life, out=np.full(n, np.nan), where=life > 0)
     return pd.DataFrame({"opening": opening, "closing": closing, "avg_on_hand": weighted / total,
-                         "in_stock_share": in_stock / total}, index=pd.Index(skus, name="sku"))
+                         "in_stock_share": share}, index=pd.Index(skus, name="sku"))

@@ -43,3 +43,20 @@ def test_empty_ledger_and_bad_window() -> None:
     assert out.loc["A"].tolist() == pytest.approx([4.0, 4.0, 4.0, 1.0])
     with pytest.raises(ValueError, match="window"):
         stock_over_window(pd.Series({"A": 4.0}), movements_frame([]), ts(2), ts(2))
+
+
+def test_in_stock_share_counts_only_the_part_of_the_window_a_sku_existed() -> None:
+    moves = movements_frame([
+        move("NEW", "receipt", 5, ts(8)),
+        move("OLD", "receipt", 2, ts(3)),  # imported history: rows older than the SKU record
+    ])
+    created = pd.Series({"NEW": ts(6), "OLD": ts(20), "LATER": ts(20), "UNKNOWN": pd.NaT}).astype(
+        "datetime64[ns, UTC]")
+    now = pd.Series({"NEW": 5.0, "OLD": 2.0, "LATER": 0.0, "UNKNOWN": 0.0})
+    out = stock_over_window(now, moves, ts(1), ts(11), created)
+    # NEW existed from the 6th: 5 days, in stock from the 8th: 3 days; its average still spans 10 days
+    assert out.loc["NEW", "in_stock_share"] == pytest.approx(0.6)
+    assert out.loc["NEW", "avg_on_hand"] == pytest.approx(1.5)
+    assert out.loc["OLD", "in_stock_share"] == pytest.approx(1.0)  # counted from its first row, the 3rd
+    assert pd.isna(out.loc["LATER", "in_stock_share"])  # did not exist yet
+    assert out.loc["UNKNOWN", "in_stock_share"] == 0.0  # no creation time: the whole window
