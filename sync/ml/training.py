@@ -148,8 +148,8 @@ def fit_model(model: MLModel, df: pd.DataFrame, *, interval_level: float = 0.9, 
         advance()
     predicted = np.asarray(pipeline.predict(X[hold]), dtype=np.float64)
     metrics = regression_metrics(y[hold], predicted)
-    calibration = Calibration.from_residuals(y[hold] - predicted, interval_level,
-                                             scale=float(np.mean(np.abs(y))) or 1.0,
+    calibration = Calibration.from_residuals(y[hold] - predicted, predicted, interval_level,
+                                             scale=float(np.mean(np.abs(y[train]))) or 1.0,
                                              floor=0.0 if float(y.min()) >= 0 else None)
     elapsed = time.perf_counter() - started
     metadata = {

@@ -99,3 +99,24 @@ def test_training_progress_bar(ml: MLInventoryIntelligence, capsys: pytest.Captu
     ml.add_training_data("demand", demand_frame(200))
     assert ml.train_model("demand_forecast", progress=True)
     assert "selecting demand_forecast" in capsys.readouterr().out
+
+
+def test_interval_width_follows_the_prediction_size(ml: MLInventoryIntelligence) -> None:
+    """Sales errors grow with the level: small and large predictions are both covered about 90%."""
+    def frame(n: int, seed: int):  # type: ignore[no-untyped-def]
+        df = demand_frame(n, seed=seed)
+        level = np.clip(10 * (df.historical_demand - 60), 5, None)  # from 5 to ~1,000 units
+        df["demand"] = level * np.random.default_rng(seed + 1000).lognormal(0, 0.3, n)
+        return df
+
+    ml.add_training_data("demand", frame(3000, 21))
+    ml.train_model("demand_forecast")
+    fresh = frame(4000, 22)
+    results = ml.predict_batch("demand_forecast", fresh)
+    predicted = np.array([r.prediction for r in results])
+    covered = np.array([r.lower <= y <= r.upper for r, y in zip(results, fresh.demand, strict=True)])
+    small, large = predicted < np.quantile(predicted, 0.5), predicted >= np.quantile(predicted, 0.5)
+    assert 0.8 <= covered[small].mean() <= 0.98 and 0.8 <= covered[large].mean() <= 0.98
+    widths = np.array([r.upper - r.lower for r in results])
+    low, high = predicted < np.quantile(predicted, 0.1), predicted >= np.quantile(predicted, 0.9)
+    assert np.median(widths[high]) > 3 * np.median(widths[low])
