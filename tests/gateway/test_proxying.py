@@ -102,6 +102,21 @@ async def test_request_body_limit(upstreams) -> None:  # type: ignore[no-untyped
     assert up.hits == 1
 
 
+async def test_body_limit_holds_for_streamed_bodies_past_the_replay_buffer(upstreams) -> None:  # type: ignore[no-untyped-def]
+    up = await upstreams("inv-1")
+    gateway = APIGateway(settings=make_settings(GATEWAY_MAX_BODY_BYTES=400_000))
+    gateway.add_service("inventory", endpoint(up))
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(10):  # 500 KB without Content-Length: past the 256 KB buffer, then over the limit
+            yield b"q" * 50_000
+
+    async with serving(gateway) as url, httpx.AsyncClient(base_url=url) as client:
+        r = await client.post("/inventory/import", content=chunks())
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+        assert (await client.get("/inventory/after")).status_code == 200  # the gateway is fine afterwards
+
+
 async def test_large_request_body_streams_to_upstream(upstreams) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(settings=make_settings())

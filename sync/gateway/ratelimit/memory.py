@@ -1,5 +1,7 @@
 """Exact limits in one process: a GCRA cell for the burst plus sliding-window logs for minute and hour.
 
+A window's log never holds more than its limit (a request is admitted only below it), so memory per
+client and rule is bounded by the limits.
 Used when no Redis is configured, and as the fallback when Redis cannot be reached. Everything runs
 between two awaits, so on one event loop a check-and-consume is atomic without a lock.
 """
