@@ -18,6 +18,7 @@ from sync.inventory import demo, idempotency, migrate, reservations
 from sync.inventory.catalog import Catalog
 from sync.inventory.db import make_engine
 from sync.inventory.deps import ServiceState
+from sync.inventory.fastpath import FastMovements
 from sync.inventory.routes import catalog, imports, reports, stock
 from sync.inventory.routes import reservations as reservation_routes
 from sync.settings import Settings
@@ -51,7 +52,7 @@ def _start(settings: Settings) -> ServiceState:
         loaded = demo.load_if_empty(engine)
         if loaded:
             log.info("demo data loaded: %s", loaded)
-    return ServiceState(engine, Catalog(engine))
+    return ServiceState(engine, Catalog(engine), FastMovements.for_engine(engine))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if state.fast is not None:
+                await state.fast.close()
             state.engine.dispose()
 
     app = create_service_app(

@@ -46,6 +46,12 @@ class Catalog:
         self._sku_codes: dict[int, str] = {}
         self._location_codes: dict[int, str] = {}
 
+    def cached_sku(self, code: str) -> SkuRef | None:
+        return self._skus.get(code)
+
+    def cached_location(self, code: str) -> LocationRef | None:
+        return self._locations.get(code)
+
     def sku(self, code: str, *, field: str = "sku", conn: Connection | None = None) -> SkuRef:
         ref = self._skus.get(code)
         if ref is None:

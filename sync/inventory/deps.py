@@ -12,15 +12,17 @@ from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from sync.inventory.catalog import Catalog
+from sync.inventory.fastpath import FastMovements
 from sync.inventory.idempotency import check_key, fingerprint, run_idempotent
 
 
 class ServiceState:
     """What the routes need, built once in the app's lifespan."""
 
-    def __init__(self, engine: Engine, catalog: Catalog) -> None:
+    def __init__(self, engine: Engine, catalog: Catalog, fast: FastMovements | None = None) -> None:
         self.engine = engine
         self.catalog = catalog
+        self.fast = fast
 
 
 def get_state(request: Request) -> ServiceState:

@@ -68,3 +68,16 @@ def test_demand_history_counts_shipments_net_of_returns_with_zero_weeks(client: 
     assert len(by_sku["IDLE"]) == len(sold)
     one = client.get("/demand-history", params={"sku": "SKU-1"}).json()["items"]
     assert one == [{"sku": "SKU-1", "date": sold[-1]["date"], "quantity": 5}]
+
+
+def test_event_payloads_equal_the_api_shapes(client: TestClient) -> None:
+    seed(client, on_hand=10, reorder_point=2)
+    for _ in range(3):  # later requests take the PostgreSQL single-statement path; payloads must not change
+        resp = client.post("/movements", json={"type": "shipment", "sku": "SKU-1", "location": "WH", "quantity": 1,
+                                               "reference": "SO-7"}, headers={"X-Actor": "bob"}).json()
+        events = client.get("/events", params={"limit": 1000}).json()["items"]
+        created = [e["payload"] for e in events if e["type"] == "movement.created"][-1]
+        changed = [e["payload"] for e in events if e["type"] == "level.changed"][-1]
+        assert created == resp["movement"]
+        assert {k: v for k, v in changed.items() if k != "cause"} == resp["level"]
+        assert changed["cause"] == {"movement_id": resp["movement"]["id"], "type": "shipment"}

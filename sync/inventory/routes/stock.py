@@ -22,6 +22,10 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
              responses={409: {"description": "Not enough stock available (nothing was written)"}})
 async def create_movement(body: MovementIn, request: Request, state: State, key: IdempotencyKey = None,
                           actor: Actor = None) -> JSONResponse:
+    if key is None and body.type != "transfer" and state.fast is not None:
+        done = await state.fast.try_movement(state.catalog, body, actor or "api")
+        if done is not None:
+            return JSONResponse(done, status_code=201)
     return await post(request, state, key, body, 201,
                       lambda conn: apply_movement(conn, state.catalog, body, actor or "api"))
 
