@@ -10,7 +10,8 @@ and prints requests/s of each and their ratio (goal >= 0.20), then ``wrk -t1 -c1
 directly and through each proxy and prints the p50/p99 latency each adds (goal: gateway p50 <= 1 ms);
 with 10 closed-loop connections a saturated proxy's p50 is mostly queueing (10 / its requests per
 second), so the same figures are also printed for one connection, where nothing queues. It also prints
-each proxy's CPU time per request, which other load on the machine disturbs far less than requests/s.
+each proxy's CPU time per request, which other load on the machine disturbs far less than requests/s,
+and the same figures for a featureless raw-ASGI forwarder (the design's floor) for reference.
 Every process it starts is stopped at the end. Timings are noisy on a shared 2-core machine.
 """
 
@@ -91,13 +92,13 @@ def start_nginx(conf: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_gateway(port: int, backend: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "JWT_SECRET": SECRET, "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}",
+def start_gateway(port: int, backend: int, factory: str = "gateway:make_app") -> subprocess.Popen[bytes]:
+    env = {**os.environ, "JWT_SECRET": SECRET, "BENCH_BACKEND": f"http://127.0.0.1:{backend}", "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}",
            "HEALTH_CHECK_INTERVAL": "5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
     for key in ("REDIS_URL", "RATE_LIMIT_REDIS_URL"):
         env.pop(key, None)
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), "gateway:make_app",
+        [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), factory,
          "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
          "--log-level", "warning", "--lifespan", "on"],
         cwd=ROOT, env=env)
@@ -155,6 +156,31 @@ def make_app() -> Any:
     return gateway.app
 
 
+def make_featureless_app() -> Any:
+    """The reference point of the SPEC: a raw-ASGI forwarder with one aiohttp session and no features."""
+    import aiohttp
+    from yarl import URL
+
+    backend = os.environ["BENCH_BACKEND"]
+    state: dict[str, aiohttp.ClientSession] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        session = state.get("s")
+        if session is None:
+            session = state["s"] = aiohttp.ClientSession(auto_decompress=False)
+        tail = scope["raw_path"].split(b"/", 2)[2].decode()
+        async with session.request(scope["method"], URL(f"{backend}/{tail}", encoded=True)) as resp:
+            body = await resp.read()
+            headers = [(k.lower(), v) for k, v in resp.raw_headers
+                       if k.lower() not in (b"connection", b"date", b"server", b"keep-alive")]
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
@@ -175,7 +201,7 @@ def main() -> int:
         (work / "www").mkdir()
         (work / "www" / "item.json").write_bytes(BODY)
         (work / "www" / "health").write_bytes(b'{"status":"ok"}\n')
-        backend, proxy, gateway = free_port(), free_port(), free_port()
+        backend, proxy, gateway, plain = free_port(), free_port(), free_port(), free_port()
         try:
             procs.append(start_nginx(nginx_conf(work, "backend", backend, f"""
     server {{ listen 127.0.0.1:{backend}; root {work}/www; default_type application/json;
@@ -186,7 +212,9 @@ def main() -> int:
              location /static/ {{ proxy_pass http://backend/; proxy_http_version 1.1;
                                   proxy_set_header Connection ""; }} }}""")))
             procs.append(start_gateway(gateway, backend))
+            procs.append(start_gateway(plain, backend, "gateway:make_featureless_app"))
             wait_http(backend, "/item.json")
+            wait_http(plain, "/static/item.json")
             wait_http(proxy, "/static/item.json")
             wait_http(gateway, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
             direct_url = f"http://127.0.0.1:{backend}/item.json"
@@ -196,6 +224,9 @@ def main() -> int:
             wrk(gw_url, args.connections, 2, token)
             n = measured(nginx_url, args.connections, args.duration, procs[1].pid)
             g = measured(gw_url, args.connections, args.duration, procs[2].pid, token)
+            plain_url = f"http://127.0.0.1:{plain}/static/item.json"
+            wrk(plain_url, args.connections, 2)
+            f = measured(plain_url, args.connections, args.duration, procs[3].pid)
             c = args.latency_connections
             d = wrk(direct_url, c, args.latency_duration)
             nl = wrk(nginx_url, c, args.latency_duration)
@@ -220,7 +251,10 @@ def main() -> int:
           f"(non-2xx {n['non2xx']:.0f})")
     print(f"  our gateway         : {g['rps']:10.0f} req/s  {g['cpu_us']:7.1f} us CPU/request  "
           f"(non-2xx {g['non2xx']:.0f}; JWT, rate limit, breakers, metrics on; 429s: {limited:.0f})")
-    print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'})")
+    print(f"  featureless forwarder: {f['rps']:9.0f} req/s  {f['cpu_us']:7.1f} us CPU/request  "
+          "(raw ASGI + one aiohttp session, no features: the floor of this design)")
+    print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'}); "
+          f"featureless/nginx {f['rps'] / n['rps']:.3f}; gateway/featureless {g['rps'] / f['rps']:.3f}")
     print(f"latency, wrk -t1 -c{c} -d{args.latency_duration:g}s (p50 / p99, ms)")
     print(f"  backend direct      : {d['p50']:.3f} / {d['p99']:.3f}")
     print(f"  via nginx           : {nl['p50']:.3f} / {nl['p99']:.3f}   added {nl['p50'] - d['p50']:.3f} / "
