@@ -8,6 +8,7 @@ configured. ``/``, ``/health`` and ``/metrics`` are open.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -86,6 +87,13 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
     @app.post("/services/{service_name}", status_code=201, summary="Register an instance of a service")
     async def register(request: Request, service_name: str, endpoint: ServiceEndpoint, _: Admin) -> dict[str, Any]:
         gw = _gateway(request)
+        sent = await request.json()
+        defaults = {"timeout": gw.settings.GATEWAY_TIMEOUT,
+                    "circuit_breaker_threshold": gw.settings.CIRCUIT_BREAKER_THRESHOLD,
+                    "circuit_breaker_timeout": gw.settings.CIRCUIT_BREAKER_TIMEOUT}
+        omitted = {k: v for k, v in defaults.items() if k not in sent}
+        if omitted:  # fields the caller left out follow the gateway's settings, not the class defaults
+            endpoint = replace(endpoint, **omitted)
         try:
             await gw.register(service_name, endpoint)
         except ValueError as exc:

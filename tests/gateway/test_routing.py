@@ -66,11 +66,12 @@ async def test_proxy_strips_prefix_keeps_query_and_serves_admin_routes(upstreams
 
 async def test_services_and_limits_registered_over_http(upstreams) -> None:  # type: ignore[no-untyped-def]
     ml = await upstreams("ml-1")
-    gateway = APIGateway(settings=make_settings())
+    gateway = APIGateway(settings=make_settings(GATEWAY_TIMEOUT=7, CIRCUIT_BREAKER_THRESHOLD=4))
     async with direct(gateway) as client:
         body = {"name": "ml-1", "url": ml.url, "health_check_url": ml.url + "/health", "weight": 2}
         r = await client.post("/services/ml", json=body)
         assert r.status_code == 201, r.text
+        assert r.json()["instance"]["timeout"] == 7 and r.json()["instance"]["circuit_breaker_threshold"] == 4
         r = await client.post("/ml/predict", json={"features": {}})
         assert r.status_code == 200 and r.json()["path"] == "/predict" and r.json()["method"] == "POST"
         r = await client.post("/rate-limits/ml/*", json={"requests_per_minute": 10, "requests_per_hour": 100,
