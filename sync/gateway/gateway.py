@@ -175,6 +175,10 @@ class APIGateway:
                 except (RedisError, OSError) as exc:
                     log.error("shared registry: Redis unreachable at start (%s); using local state", exc)
                 self._tasks.append(asyncio.create_task(self.shared.listen(), name="gateway-shared"))
+                try:  # so that events published once start-up returns are not missed
+                    await asyncio.wait_for(self.shared.subscribed.wait(), timeout=2.0)
+                except TimeoutError:
+                    log.warning("shared registry: not subscribed to Redis events yet; continuing")
             self._tasks.append(asyncio.create_task(self.health.run(), name="gateway-health"))
             self._started = True
 

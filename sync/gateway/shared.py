@@ -38,6 +38,7 @@ class SharedState:
         self._clock = clock
         self._origin = f"{os.getpid()}-{id(self)}"
         self.applying_remote = False
+        self.subscribed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def push_local(self) -> None:
@@ -102,6 +103,7 @@ class SharedState:
             try:
                 async with self.client.pubsub() as pubsub:
                     await pubsub.subscribe(EVENTS)
+                    self.subscribed.set()
                     await self.load()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":

@@ -28,7 +28,7 @@ async def test_lifespan_starts_and_stops_everything(upstreams, redis_url) -> Non
     gateway.add_service("inventory", endpoint(up))
     async with serving(gateway) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/inventory/x")).status_code == 200
-        for _ in range(200):  # the background health task runs on its own
+        for _ in range(500):  # the background health task runs on its own
             if up.health_hits >= 2:
                 break
             await asyncio.sleep(0.01)

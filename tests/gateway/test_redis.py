@@ -53,7 +53,7 @@ async def gateway_process(redis_url: str, services: str) -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(300):
+            for _ in range(600):
                 try:
                     if (await client.get("/health")).status_code == 200:
                         break
@@ -101,7 +101,7 @@ async def test_breaker_opening_is_shared(upstreams, redis_url) -> None:  # type:
         assert first.registry.find_instance("ml-1").breaker.state is BreakerState.OPEN  # type: ignore[union-attr]
         other = second.registry.find_instance("ml-1")
         assert other is not None
-        for _ in range(200):
+        for _ in range(500):
             if other.breaker.state is BreakerState.OPEN:
                 break
             await asyncio.sleep(0.01)

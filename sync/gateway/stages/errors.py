@@ -31,9 +31,13 @@ class ErrorHandling:
                 headers.extend(ctx.response_headers)
                 ctx.status = exc.status
             await send_json(send, exc.status, exc.to_dict(), headers)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
             ctx = scope.get("gateway")
+            if isinstance(exc, OSError) and ctx is not None and ctx.status:
+                # the client went away mid-response: nothing to answer, nothing to alarm anyone about
+                log.info("client gone during %s %s: %s", scope.get("method"), scope.get("path"), exc)
+                return
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if ctx is None or not ctx.status:
                 if ctx is not None:
                     ctx.status = 500
