@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sync.inventory import demo, idempotency, migrate, reservations
 from sync.inventory.catalog import Catalog
-from sync.inventory.db import make_engine
+from sync.inventory.db import make_engine, read_conn
 from sync.inventory.deps import ServiceState
 from sync.inventory.fastpath import FastMovements
 from sync.inventory.routes import catalog, imports, reports, stock
@@ -97,5 +97,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _ping(state: ServiceState) -> None:
-    with state.engine.connect() as conn:
+    with read_conn(state.engine) as conn:  # a deferred transaction on SQLite: never queues behind writers
         conn.execute(sa.text("SELECT 1"))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sync.inventory.catalog import Catalog
-from sync.inventory.db import write_tx
+from sync.inventory.db import read_conn, write_tx
 from sync.inventory.importer import import_file
 from sync.inventory.ledger import apply_movement
 from sync.inventory.schemas import MovementIn
@@ -28,7 +28,7 @@ STORE_SKUS = 5
 
 
 def _is_empty(engine: Engine) -> bool:
-    with engine.connect() as conn:
+    with read_conn(engine) as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(skus)).scalar_one() == 0
 
 
