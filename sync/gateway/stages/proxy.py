@@ -198,7 +198,11 @@ class Proxy:
             length = resp.content_length
             ctx.status = resp.status
             if length is not None and length <= SMALL_RESPONSE:
-                body = await resp.read()
+                try:
+                    body = await resp.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:  # died before we answered: still a 502
+                    raise _BadGateway(f"{ctx.service} broke off its response",
+                                      details={"service": ctx.service}) from exc
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
             else:
