@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 
 from sync import __version__
 from sync.errors import UpstreamUnavailable, ValidationFailed
@@ -94,7 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/predict", response_model=schemas.PredictResponse)
     async def predict(body: schemas.PredictRequest, ml: ML) -> dict[str, Any]:
-        result = ml.predict(body.model_name, body.features)
+        model = ml.models.get(body.model_name)
+        if model is not None and model.fitted_ is not None and model.fitted_.fast is None:
+            # no compiled path (e.g. gradient boosting): Pipeline.predict takes ms, keep it off the loop
+            result = await run_in_threadpool(ml.predict, body.model_name, body.features)
+        else:
+            result = ml.predict(body.model_name, body.features)  # sub-millisecond: cheaper than a thread hop
         return dict(result.to_dict(), cached=result.cached)
 
     @app.post("/predict/batch", response_model=schemas.BatchPredictResponse)

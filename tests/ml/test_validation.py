@@ -1,0 +1,42 @@
+"""Property tests of feature validation: numbers pass in column order, anything else is named."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync.errors import ValidationFailed
+from sync.ml.validation import feature_row
+
+COLUMNS = ["historical_demand", "seasonality", "trend", "price", "promotions"]
+numbers = st.one_of(st.integers(-10**9, 10**9), st.floats(allow_nan=False, allow_infinity=False), st.booleans())
+anything = st.one_of(numbers, st.none(), st.text(max_size=5), st.floats(), st.lists(st.integers(), max_size=2))
+
+
+#: no deadline (the machine is shared, timing is not what is tested) and the same examples every run
+stable = settings(deadline=None, derandomize=True, max_examples=200)
+
+
+@stable
+@given(st.fixed_dictionaries({c: numbers for c in COLUMNS}))
+def test_numbers_are_accepted_in_column_order(features: dict[str, object]) -> None:
+    row = feature_row(features, COLUMNS, "demand_forecast")
+    assert row == tuple(float(features[c]) for c in COLUMNS)  # type: ignore[arg-type]
+
+
+@stable
+@given(st.dictionaries(st.sampled_from(COLUMNS), anything))
+def test_anything_else_is_refused_naming_the_feature(features: dict[str, object]) -> None:
+    def ok(value: object) -> bool:
+        return isinstance(value, bool | int | float) and math.isfinite(float(value))  # type: ignore[arg-type]
+
+    bad = [c for c in COLUMNS if c not in features or not ok(features[c])]
+    if not bad:
+        assert len(feature_row(features, COLUMNS, "m")) == len(COLUMNS)
+        return
+    with pytest.raises(ValidationFailed) as info:
+        feature_row(features, COLUMNS, "m")
+    assert any(c in info.value.message for c in bad)
