@@ -34,6 +34,8 @@ from sync.settings import Settings
 
 log = logging.getLogger("sync.ml")
 RECENT_ROWS = 5000
+#: rows held per data type (appends past it are refused, so repeated uploads cannot exhaust memory)
+MAX_TRAINING_ROWS = 2_000_000
 
 
 class FeatureUnavailable(SyncError):
@@ -124,6 +126,11 @@ class MLInventoryIntelligence:
         check_name(data_type, "data_type")
         check_frame(df, f"training data for {data_type!r}")
         held = self.training_data.get(data_type)
+        total = len(df) + (0 if held is None else len(held))
+        if total > MAX_TRAINING_ROWS:
+            raise ValidationFailed(
+                f"training data for {data_type!r} would hold {total} rows, more than {MAX_TRAINING_ROWS}; "
+                "replace it instead of appending", details={"rows": total, "maximum": MAX_TRAINING_ROWS})
         self.training_data[data_type] = df.copy() if held is None else pd.concat([held, df], ignore_index=True)
         return len(self.training_data[data_type])
 

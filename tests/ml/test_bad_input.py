@@ -130,3 +130,11 @@ def test_anomaly_input_errors(ml: MLInventoryIntelligence) -> None:
         ml.detect_anomalies(pd.DataFrame(), ["price"])
     with pytest.raises(ValidationFailed, match="non-empty list"):
         ml.detect_anomalies(demand_frame(100), [])
+
+
+def test_training_rows_are_capped(ml: MLInventoryIntelligence, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sync.ml.intelligence.MAX_TRAINING_ROWS", 150)
+    ml.add_training_data("demand", demand_frame(100))
+    with pytest.raises(ValidationFailed, match="more than 150"):
+        ml.add_training_data("demand", demand_frame(100))
+    assert len(ml.training_data["demand"]) == 100
