@@ -58,6 +58,7 @@ class Selection:
     weights: list[dict[str, float]]
     inner_rmsse: list[float]
     residual_quantiles: dict[float, Array]  # quantile level -> (n_segments, horizon)
+    candidate_quantiles: dict[str, dict[float, Array]]  # the same, for each candidate alone
 
 
 def select(
@@ -75,6 +76,7 @@ def select(
     weights: list[dict[str, float]] = []
     scores: list[float] = []
     resq = {q: np.zeros((len(SEGMENTS), horizon)) for q in quantiles}
+    candq = {n: {q: np.zeros((len(SEGMENTS), horizon)) for q in quantiles} for n in names}
     for seg in range(len(SEGMENTS)):
         mask = segments == seg
         if not mask.any():
@@ -89,4 +91,8 @@ def select(
         residual = (actual[mask] - blend(sub, combos[best])) / scale[mask][:, None, None]
         for q in quantiles:
             resq[q][seg] = np.quantile(residual, q, axis=(0, 1))
-    return Selection(weights=weights, inner_rmsse=scores, residual_quantiles=resq)
+        for n in names:
+            alone = (actual[mask] - sub[n]) / scale[mask][:, None, None]
+            for q in quantiles:
+                candq[n][q][seg] = np.quantile(alone, q, axis=(0, 1))
+    return Selection(weights=weights, inner_rmsse=scores, residual_quantiles=resq, candidate_quantiles=candq)

@@ -1,7 +1,9 @@
 """The global LightGBM model: one booster for every SKU, direct multi-horizon (horizon is a feature).
 
-Trained with squared error on scale-free demand (no log transform: the mean of log demand is below the
-log of mean demand, which is how an earlier model under-forecast by a third).
+Trained with the Tweedie objective on scale-free demand: its log link keeps forecasts positive and fits
+the spikes-and-zeros shape of weekly SKU demand, while still estimating the mean (unlike a model on log
+demand, whose back-transform is the median-like geometric mean: an earlier model under-forecast by a
+third that way). Plain squared error measured worse here (RMSSE 0.840 against 0.813, bias +9%).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from sync.ml.forecasting.features import design, origin_features, sku_scale
 from sync.ml.forecasting.panel import Array, Panel
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "objective": "regression",
-    "learning_rate": 0.05,
+    "objective": "tweedie",
+    "tweedie_variance_power": 1.4,
+    "learning_rate": 0.1,
     "num_leaves": 31,
     "min_data_in_leaf": 200,
     "feature_fraction": 0.8,
@@ -26,7 +29,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "lambda_l2": 1.0,
     "max_bin": 127,
-    "num_threads": 2,
+    # One thread: on a shared 2-core machine OpenMP's spinning threads made training 3x slower.
+    "num_threads": 1,
     "seed": 7,
     "deterministic": True,
     "force_row_wise": True,
@@ -40,7 +44,7 @@ class GlobalModel:
     """Direct multi-horizon LightGBM on scaled demand. ``fit`` learns; ``predict`` forecasts past the end."""
 
     horizon: int
-    num_rounds: int = 300
+    num_rounds: int = 150
     max_train_origins: int = 60
     params: dict[str, Any] = field(default_factory=dict)
     booster_: lgb.Booster | None = None
@@ -92,5 +96,5 @@ class GlobalModel:
             rows_t = np.full(n_sku, origin)
             for k in range(1, self.horizon + 1):
                 x, _ = design(feats, panel.dates[:origin], panel.freq, rows_i, rows_t, k)
-                out[:, j, k - 1] = self.booster_.predict(x, num_threads=2) * scale
+                out[:, j, k - 1] = self.booster_.predict(x, num_threads=1) * scale
         return np.maximum(out, 0.0)

@@ -77,7 +77,7 @@ class DemandForecaster:
     horizon: int
     quantiles: tuple[float, ...] = (0.9,)
     inner_windows: int = 2
-    num_rounds: int = 300
+    num_rounds: int = 150
     progress: bool = False
     selection_: Selection | None = None
     segments_: np.ndarray | None = None
@@ -85,6 +85,7 @@ class DemandForecaster:
     model_: GlobalModel | None = None
     panel_: Panel | None = None
     inner_: dict[str, Array] = field(default_factory=dict)
+    final_: dict[str, Array] = field(default_factory=dict)
 
     def _inner_origins(self, n_periods: int) -> list[int]:
         windows = self.inner_windows
@@ -114,31 +115,41 @@ class DemandForecaster:
                 self.selection_ = None
             self.model_ = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel)
             steps.advance("global model")
-            self._final = {GBM: self.model_.predict(panel)[:, 0, :]}
-            self._final.update({n: f[:, 0, :] for n, f in
+            self.final_ = {GBM: self.model_.predict(panel)[:, 0, :]}
+            self.final_.update({n: f[:, 0, :] for n, f in
                                 stat_forecasts(panel, self.horizon, [panel.n_periods]).items()})
             steps.advance("statistical models")
         return self
 
+    def _quantiles(self, point: Array, offsets: dict[float, Array] | None) -> dict[float, Array]:
+        """point + SKU scale x segment's scaled residual quantile; upper quantiles never below the point."""
+        assert self.scale_ is not None and self.segments_ is not None
+        out: dict[float, Array] = {}
+        for q in self.quantiles:
+            offset = 0.0 if offsets is None else offsets[q][self.segments_]
+            value = point + self.scale_[:, None] * offset
+            out[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
+        return out
+
     def predict(self) -> tuple[Array, dict[float, Array]]:
         """Point forecast and ``{q: quantile forecast}``, each shaped ``(n_sku, horizon)``."""
-        assert self.panel_ is not None and self.scale_ is not None and self.segments_ is not None
-        n_sku = self.panel_.y.shape[0]
-        point = np.empty((n_sku, self.horizon))
-        quant = {q: np.empty((n_sku, self.horizon)) for q in self.quantiles}
+        assert self.segments_ is not None
+        point = np.empty_like(self.final_[GBM])
         for seg in np.unique(self.segments_):
             mask = self.segments_ == seg
             weights = {GBM: 1.0} if self.selection_ is None else self.selection_.weights[seg]
-            point[mask] = blend({n: f[mask] for n, f in self._final.items()}, weights)
+            point[mask] = blend({n: f[mask] for n, f in self.final_.items()}, weights)
         point = np.maximum(point, 0.0)
-        for q in self.quantiles:
-            if self.selection_ is None:
-                offset = np.zeros((n_sku, self.horizon))
-            else:
-                offset = self.selection_.residual_quantiles[q][self.segments_]
-            value = point + self.scale_[:, None] * offset
-            quant[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
-        return point, quant
+        offsets = None if self.selection_ is None else self.selection_.residual_quantiles
+        return point, self._quantiles(point, offsets)
+
+    def predict_candidates(self) -> dict[str, tuple[Array, dict[float, Array]]]:
+        """Each candidate alone, with quantiles calibrated on its own inner residuals."""
+        out = {}
+        for name, point in self.final_.items():
+            offsets = None if self.selection_ is None else self.selection_.candidate_quantiles[name]
+            out[name] = (point, self._quantiles(point, offsets))
+        return out
 
 
 def forecast_demand(

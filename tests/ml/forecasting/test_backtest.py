@@ -1,0 +1,50 @@
+"""``backtest`` on the bundled real sample: every model scored on rolling origins, ours not worse than Naive."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sync.errors import ValidationFailed
+from sync.ml.forecasting import backtest
+from sync.ml.forecasting.baselines import BASELINE_NAMES
+
+HORIZON = 4
+WINDOWS = 2
+
+
+@pytest.fixture(scope="module")
+def result(sample_history: pd.DataFrame):
+    return backtest(sample_history, HORIZON, WINDOWS)
+
+
+def test_reports_every_metric_for_ours_each_candidate_and_each_baseline(result) -> None:
+    metrics = result.metrics
+    assert list(metrics.columns) == ["rmsse", "mase", "wape", "bias", "q90_coverage", "q90_pinball"]
+    expected = {"ensemble", "LightGBM", "ETS", "TSB", "IMAPA", "ADIDA", "WindowAverage"}
+    expected |= {f"baseline:{name}" for name in BASELINE_NAMES}
+    assert expected <= set(metrics.index)
+    assert np.isfinite(metrics.to_numpy()).all()
+    assert ((metrics["q90_coverage"] >= 0) & (metrics["q90_coverage"] <= 1)).all()
+    assert len(result.origins) == WINDOWS
+    assert result.origins[1] - result.origins[0] == pd.Timedelta(weeks=HORIZON)
+
+
+def test_last_origin_window_ends_at_the_last_week_of_history(sample_history: pd.DataFrame, result) -> None:
+    assert result.origins[-1] + pd.Timedelta(weeks=HORIZON - 1) == sample_history["date"].max()
+
+
+def test_our_forecast_is_not_worse_than_naive_on_rmsse(result) -> None:
+    metrics = result.metrics
+    assert metrics.loc["ensemble", "rmsse"] <= metrics.loc["baseline:Naive", "rmsse"]
+
+
+def test_too_short_history_or_bad_windows_is_rejected(sample_history: pd.DataFrame) -> None:
+    short = sample_history[sample_history["date"] < sample_history["date"].min() + pd.Timedelta(weeks=12)]
+    with pytest.raises(ValidationFailed, match="periods"):
+        backtest(short, 4, 2)
+    with pytest.raises(ValidationFailed, match="windows"):
+        backtest(sample_history, 4, 0)
+    with pytest.raises(ValidationFailed, match="horizon"):
+        backtest(sample_history, 0, 2)
