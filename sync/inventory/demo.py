@@ -1,6 +1,8 @@
 """Demo data for a fresh ``make run``: the bundled Online Retail II sample, on an empty database only.
 
-Two locations (``MAIN`` warehouse, ``STORE`` shop), the sample's 36 SKUs with master data derived from
+Dates are moved forward by whole weeks so the two years of history end last week (dashboards and
+forecasts "as of now" then have data; weekdays and weeks are unchanged). Two locations (``MAIN``
+warehouse, ``STORE`` shop), the sample's 36 SKUs with master data derived from
 the sales (``sku_profile``), an opening-balance receipt per SKU big enough for the whole history plus six
 weeks of average sales (so the demo ends with stock on hand), the history itself as shipments, returns
 and adjustments, and a transfer of a few units of five SKUs to the shop.
@@ -37,7 +39,8 @@ def load_if_empty(engine: Engine) -> dict[str, Any] | None:
     if not _is_empty(engine):
         return None
     with resources.as_file(resources.files("sync") / "data" / SAMPLE) as sample:
-        report = import_file(engine, sample, location="MAIN", opening_buffer_weeks=BUFFER_WEEKS, actor="demo")
+        report = import_file(engine, sample, location="MAIN", opening_buffer_weeks=BUFFER_WEEKS, actor="demo",
+                             end_before=datetime.now(UTC))
     write_tx(engine, _add_store)
     return report.to_dict()
 

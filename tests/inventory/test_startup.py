@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,7 +27,11 @@ def test_demo_data_loads_once_and_reconciles(db_url: str) -> None:
         assert sum(level["on_hand"] > 0 for level in levels) == 36  # six weeks of buffer left in stock
         history = client.get("/demand-history").json()
         assert history["freq"] == "W-SUN"
-        assert len({i["date"] for i in history["items"]}) > 100  # two years of weeks, zeros included
+        weeks = sorted({i["date"] for i in history["items"]})
+        assert len(weeks) > 100  # two years of weeks, zeros included
+        today = datetime.now(UTC).date()
+        assert today - timedelta(days=21) <= date.fromisoformat(weeks[-1]) <= today  # history ends last week
+        assert date.fromisoformat(weeks[-1]).weekday() == 6
         movements_before = client.get("/movements", params={"limit": 1}).json()
     with TestClient(create_app(settings)) as client:  # second start: nothing loaded again
         assert len(client.get("/skus", params={"limit": 1000}).json()["items"]) == 36
