@@ -5,9 +5,10 @@ Steps (each vectorised over SKUs):
    model is trained on targets before the first inner origin and forecasts every inner origin; the
    statistical candidates are refitted at each inner origin.
 2. per Syntetos-Boylan segment, the blend of candidates with the lowest inner RMSSE is chosen, and the
-   quantiles of its scaled inner residuals become the conformal offsets of each requested quantile.
+   quantiles of its inner residuals, in units of sqrt(forecast x recent spread), become the conformal
+   offsets of each requested quantile.
 3. the global model is retrained on the whole history; every candidate forecasts past its end; the
-   chosen blend is the point forecast and point + scale x residual quantile the quantile forecast.
+   chosen blend is the point forecast and point + unit x residual quantile the quantile forecast.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 
 from sync.errors import ValidationFailed
 from sync.ml.forecasting.candidates import stat_forecasts
-from sync.ml.forecasting.ensemble import Selection, blend, segment, select
+from sync.ml.forecasting.ensemble import Selection, blend, recent_spread, residual_unit, segment, select
 from sync.ml.forecasting.features import sku_scale
 from sync.ml.forecasting.gbm import GlobalModel
 from sync.ml.forecasting.panel import Array, Panel, to_panel, validate_horizon
@@ -82,6 +83,7 @@ class DemandForecaster:
     selection_: Selection | None = None
     segments_: np.ndarray | None = None
     scale_: Array | None = None
+    spread_: Array | None = None
     model_: GlobalModel | None = None
     panel_: Panel | None = None
     inner_: dict[str, Array] = field(default_factory=dict)
@@ -98,6 +100,7 @@ class DemandForecaster:
         self.panel_ = panel
         self.scale_ = sku_scale(panel.y)
         self.segments_ = segment(panel.y)
+        self.spread_ = recent_spread(panel.y)
         origins = self._inner_origins(panel.n_periods)
         with steps.run():
             if origins:
@@ -108,7 +111,9 @@ class DemandForecaster:
                 steps.advance("inner statistical models")
                 actual = np.stack([panel.y[:, o : o + self.horizon] for o in origins], axis=1)
                 self.inner_ = inner
-                self.selection_ = select(inner, actual, self.scale_, self.segments_, GBM, self.quantiles)
+                self.selection_ = select(
+                    inner, actual, self.scale_, self.spread_, self.segments_, GBM, self.quantiles
+                )
             else:
                 steps.advance("history too short for inner origins")
                 steps.advance("")
@@ -122,12 +127,13 @@ class DemandForecaster:
         return self
 
     def _quantiles(self, point: Array, offsets: dict[float, Array] | None) -> dict[float, Array]:
-        """point + SKU scale x segment's scaled residual quantile; upper quantiles never below the point."""
-        assert self.scale_ is not None and self.segments_ is not None
+        """point + residual unit x segment's residual quantile; upper quantiles never below the point."""
+        assert self.spread_ is not None and self.segments_ is not None
         out: dict[float, Array] = {}
+        unit = residual_unit(point, self.spread_)
         for q in self.quantiles:
-            offset = 0.0 if offsets is None else offsets[q][self.segments_]
-            value = point + self.scale_[:, None] * offset
+            offset = 0.0 if offsets is None else offsets[q][self.segments_][:, None]
+            value = point + unit * offset
             out[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
         return out
 
