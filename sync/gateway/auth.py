@@ -24,6 +24,7 @@ from sync.settings import Settings
 
 _CACHE_SIZE = 10_000
 _LEEWAY = 0.0
+_JWKS_REFETCH = 60.0
 
 
 def issue_token(secret: str, subject: str, scopes: list[str], ttl_seconds: int = 3600,
@@ -74,6 +75,8 @@ class TokenVerifier:
         self.issuer = settings.JWT_ISSUER
         self.enabled = bool(self.secret or self.public_key or self.jwks)
         self._cache: dict[str, Principal] = {}
+        self._jwks_keys: dict[str, Any] = {}
+        self._jwks_next_fetch = 0.0
 
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified before and still within its time claims (no await)."""
@@ -83,6 +86,22 @@ class TokenVerifier:
             if principal.not_before <= now < principal.expires:
                 return principal
         return None
+
+    async def _jwks_key(self, kid: str) -> Any:
+        """The JWKS key for ``kid``. The set is fetched (off the event loop) at most once a minute, so
+        tokens with made-up ``kid`` values cannot turn into a fetch each."""
+        key = self._jwks_keys.get(kid)
+        if key is None and self.jwks is not None and time.monotonic() >= self._jwks_next_fetch:
+            self._jwks_next_fetch = time.monotonic() + _JWKS_REFETCH
+            try:
+                keys = await asyncio.to_thread(self.jwks.get_signing_keys, True)
+            except jwt.PyJWTError as exc:
+                raise Unauthorized(f"JWKS could not be read: {exc}", code="invalid_token") from exc
+            self._jwks_keys = {str(k.key_id): k.key for k in keys}
+            key = self._jwks_keys.get(kid)
+        if key is None:
+            raise Unauthorized(f"no JWKS key with kid {kid!r}", code="invalid_token")
+        return key
 
     async def verify(self, token: str) -> Principal:
         """The token's principal, or :class:`Unauthorized` saying what is wrong with it."""
@@ -106,10 +125,7 @@ class TokenVerifier:
         elif alg == "RS256" and self.public_key:
             key = self.public_key
         elif alg == "RS256" and self.jwks is not None:
-            try:
-                key = (await asyncio.to_thread(self.jwks.get_signing_key_from_jwt, token)).key
-            except jwt.PyJWTError as exc:
-                raise Unauthorized(f"no JWKS key for this token: {exc}", code="invalid_token") from exc
+            key = await self._jwks_key(str(header.get("kid", "")))
         else:
             raise Unauthorized(f"token algorithm {alg!r} is not accepted", code="invalid_token")
         try:

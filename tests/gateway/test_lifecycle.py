@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -84,7 +85,7 @@ uvicorn.run(gateway.app, host="127.0.0.1", port={port})
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
-                subprocess.run(["sleep", "0.05"], check=True)
+                time.sleep(0.05)
         assert body is not None and body["services"]["inventory"]["instances"][0]["name"] == "inventory-1"
     finally:
         proc.terminate()
