@@ -108,7 +108,10 @@ async def test_rs256_via_jwks_url(upstreams) -> None:  # type: ignore[no-untyped
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
 
+    fetches = []
+
     async def jwks(request: web.Request) -> web.Response:
+        fetches.append(1)
         return web.json_response({"keys": [jwk]})
 
     app = web.Application()
@@ -122,8 +125,10 @@ async def test_rs256_via_jwks_url(upstreams) -> None:  # type: ignore[no-untyped
         gateway.add_service("inventory", endpoint(up))
         good = jwt.encode(_claims(), key, algorithm="RS256", headers={"kid": "k1"})
         assert await _status(gateway, good) == 200
-        unknown_kid = jwt.encode(_claims(), key, algorithm="RS256", headers={"kid": "nope"})
-        assert await _status(gateway, unknown_kid) == 401
+        for i in range(5):  # made-up kids are refused without a JWKS fetch each
+            unknown_kid = jwt.encode(_claims(), key, algorithm="RS256", headers={"kid": f"nope-{i}"})
+            assert await _status(gateway, unknown_kid) == 401
+        assert len(fetches) == 1
     finally:
         await runner.cleanup()
 
