@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sync.ml.service import create_app
 from sync.settings import Settings
 from tests.ml.data import SKU_DATA, demand_frame
+from tests.ml.servers import Client, serving
 
 SEED_BODY = {"model_name": "demand_forecast",
              "features": {"historical_demand": 120, "seasonality": 0.5, "trend": 10, "price": 50, "promotions": 1}}
@@ -26,9 +26,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(root: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(root))) as test_client:
-        yield test_client
+def client(root: Path) -> Iterator[Client]:
+    with serving(create_app(make_settings(root))) as served:
+        yield served
 
 
 def assert_error(resp: object, status: int, *words: str) -> dict:
@@ -40,7 +40,7 @@ def assert_error(resp: object, status: int, *words: str) -> dict:
     return body["error"]
 
 
-def test_first_start_trains_the_builtins_from_the_sample_and_saves_them(client: TestClient, root: Path) -> None:
+def test_first_start_trains_the_builtins_from_the_sample_and_saves_them(client: Client, root: Path) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["service"] == "ml"
     assert set(health["dependencies"]["models"]["models"]) == {
@@ -49,7 +49,7 @@ def test_first_start_trains_the_builtins_from_the_sample_and_saves_them(client: 
         assert (root / "models" / name / "v0001.skops").is_file()
 
 
-def test_seed_predict_body(client: TestClient) -> None:
+def test_seed_predict_body(client: Client) -> None:
     resp = client.post("/predict", json=SEED_BODY)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -58,9 +58,9 @@ def test_seed_predict_body(client: TestClient) -> None:
     assert body["model_version"] == "v1"
 
 
-def test_a_restart_serves_the_saved_models_without_retraining(client: TestClient, root: Path) -> None:
+def test_a_restart_serves_the_saved_models_without_retraining(client: Client, root: Path) -> None:
     before = client.post("/predict", json=SEED_BODY).json()
-    with TestClient(create_app(make_settings(root))) as again:
+    with serving(create_app(make_settings(root))) as again:
         after = again.post("/predict", json=SEED_BODY).json()
         assert again.get("/health").json()["dependencies"]["models"]["models"]["demand_forecast"]["version"] == "v1"
     assert after["prediction"] == before["prediction"] and after["model_version"] == "v1"
@@ -72,21 +72,21 @@ def test_a_restart_serves_the_saved_models_without_retraining(client: TestClient
     ({"features": SEED_BODY["features"]}, "model_name"),
     ({"model_name": "../x", "features": SEED_BODY["features"]}, "model_name"),
 ])
-def test_predict_validation_names_the_field(client: TestClient, body: dict, field: str) -> None:
+def test_predict_validation_names_the_field(client: Client, body: dict, field: str) -> None:
     error = assert_error(client.post("/predict", json=body), 422, field)
     assert any(d["field"] == field for d in error["details"])
 
 
-def test_predict_missing_feature_and_unknown_model(client: TestClient) -> None:
+def test_predict_missing_feature_and_unknown_model(client: Client) -> None:
     features = {k: v for k, v in SEED_BODY["features"].items() if k != "promotions"}
     error = assert_error(client.post("/predict", json={"model_name": "demand_forecast", "features": features}),
                          422, "promotions")
     assert error["details"]["missing"] == ["promotions"]
     assert_error(client.post("/predict", json={"model_name": "nope", "features": {}}), 404, "nope")
-    assert_error(client.post("/predict", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    assert_error(client.post("/predict", data=b"{not json", headers={"content-type": "application/json"}), 422)
 
 
-def test_batch_prediction(client: TestClient) -> None:
+def test_batch_prediction(client: Client) -> None:
     rows = demand_frame(5, seed=9).drop(columns="demand").to_dict("records")
     resp = client.post("/predict/batch", json={"model_name": "demand_forecast", "rows": rows})
     assert resp.status_code == 200, resp.text
@@ -96,7 +96,7 @@ def test_batch_prediction(client: TestClient) -> None:
     assert_error(client.post("/predict/batch", json={"model_name": "demand_forecast", "rows": []}), 422, "rows")
 
 
-def test_optimize_with_the_seed_sku_data(client: TestClient) -> None:
+def test_optimize_with_the_seed_sku_data(client: Client) -> None:
     resp = client.post("/optimize", json=SKU_DATA)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -106,7 +106,7 @@ def test_optimize_with_the_seed_sku_data(client: TestClient) -> None:
     assert_error(client.post("/optimize", json={**SKU_DATA, "cost": "x"}), 422, "cost")
 
 
-def test_report_and_models(client: TestClient) -> None:
+def test_report_and_models(client: Client) -> None:
     report = client.get("/report").json()
     assert 0 <= report["overall_performance"]["average_accuracy"] <= 1
     assert report["models"]["demand_forecast"]["metrics"]["rmse"] > 0
@@ -116,7 +116,7 @@ def test_report_and_models(client: TestClient) -> None:
     assert items["demand_forecast"]["saved_versions"][0]["current"]
 
 
-def test_anomalies(client: TestClient) -> None:
+def test_anomalies(client: Client) -> None:
     rows = demand_frame(200, seed=2).to_dict("records")
     body = client.post("/anomalies", json={"rows": rows, "columns": ["historical_demand", "price"]}).json()
     assert body["count"] == 20 and body["contamination"] == 0.1
@@ -125,7 +125,7 @@ def test_anomalies(client: TestClient) -> None:
 
 def test_train_with_rows_then_rollback_needs_admin(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, ADMIN_TOKEN="s3cret")
-    with TestClient(create_app(settings)) as client:
+    with serving(create_app(settings)) as client:
         rows = demand_frame(200, seed=4).to_dict("records")
         resp = client.post("/train", json={"model_name": "demand_forecast", "data": rows, "replace": True})
         assert resp.status_code == 200, resp.text
@@ -150,11 +150,11 @@ def test_train_with_rows_then_rollback_needs_admin(tmp_path: Path) -> None:
 
 def test_a_tampered_saved_model_is_refused_on_start(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    with TestClient(create_app(settings)):
-        pass
+    with serving(create_app(settings)):
+        pass  # first start: trains and saves v1 of each built-in
     artifact = tmp_path / "models" / "lead_time_prediction" / "v0001.skops"
     artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
-    with TestClient(create_app(settings)) as client:
+    with serving(create_app(settings)) as client:
         health = client.get("/health").json()
         assert health["status"] == "degraded"
         assert "SHA-256" in health["dependencies"]["models"]["models"]["lead_time_prediction"]["error"]
@@ -182,7 +182,7 @@ def _history() -> list[dict]:
 
 
 @pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")
-def test_forecast_endpoint(client: TestClient) -> None:
+def test_forecast_endpoint(client: Client) -> None:
     resp = client.post("/forecast", json={"history": _history(), "horizon": 4})
     assert resp.status_code == 200, resp.text
     items = resp.json()["items"]
@@ -191,7 +191,7 @@ def test_forecast_endpoint(client: TestClient) -> None:
 
 
 @pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")
-def test_backtest_endpoint(client: TestClient) -> None:
+def test_backtest_endpoint(client: Client) -> None:
     resp = client.post("/backtest", json={"history": _history(), "horizon": 4, "windows": 2})
     assert resp.status_code == 200, resp.text
     assert resp.json()["metrics"] and len(resp.json()["origins"]) == 2
@@ -199,7 +199,7 @@ def test_backtest_endpoint(client: TestClient) -> None:
 
 def test_an_unwritable_model_path_degrades_but_still_serves(tmp_path: Path) -> None:
     (tmp_path / "models").write_text("a file where the model directory should be")
-    with TestClient(create_app(make_settings(tmp_path))) as client:
+    with serving(create_app(make_settings(tmp_path))) as client:
         health = client.get("/health").json()
         assert health["status"] == "degraded" and health["dependencies"]["model_store"]["status"] == "missing"
         resp = client.post("/predict", json=SEED_BODY)

@@ -48,4 +48,4 @@ def test_fresh_ml_service_answers_the_seed_predict_request(tmp_path: Path) -> No
         assert {"/predict", "/train", "/optimize", "/report", "/anomalies", "/forecast"} <= set(spec["paths"])
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.communicate(timeout=20)  # reads and closes the pipe
