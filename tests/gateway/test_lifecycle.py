@@ -22,6 +22,7 @@ def _others() -> set[asyncio.Task[object]]:
     return {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()}
 
 
+@pytest.mark.redis
 async def test_lifespan_starts_and_stops_everything(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     before = _others()
