@@ -128,5 +128,19 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+def write_readme_table(readme: Path) -> None:
+    """Replace the table between the README's settings markers with the current one."""
+    text = readme.read_text()
+    start, end = "<!-- settings-table -->", "<!-- /settings-table -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    readme.write_text(f"{head}{start}\n{markdown_table()}\n{end}{tail}")
+
+
 if __name__ == "__main__":
-    print(markdown_table())
+    import sys
+
+    if sys.argv[1:] == ["--write-readme"]:
+        write_readme_table(Path("README.md"))
+    else:
+        print(markdown_table())
