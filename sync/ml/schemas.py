@@ -80,20 +80,26 @@ class RollbackRequest(_Body):
 class HistoryRow(_Body):
     sku: Annotated[str, Field(min_length=1, max_length=64)]
     date: dt.date
-    quantity: StrictFloat | StrictInt
+    quantity: Annotated[StrictFloat | StrictInt, Field(ge=0, description="Units demanded (not net of returns).")]
     price: StrictFloat | StrictInt | None = None
     promotion: StrictFloat | StrictInt | StrictBool | None = None
 
 
+History = Annotated[list[HistoryRow], Field(min_length=1, max_length=2_000_000)]
+
+
 class ForecastRequest(_Body):
-    history: Annotated[list[HistoryRow], Field(min_length=1, max_length=2_000_000)]
+    history: History | None = Field(None, description="Omitted: read from the inventory service.")
+    sku: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="With history omitted: forecast only this SKU.")
     horizon: Annotated[int, Field(ge=1, le=104)]
     freq: str = "W-SUN"
     quantiles: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(max_length=9)] = [0.9]
 
 
 class BacktestRequest(_Body):
-    history: Annotated[list[HistoryRow], Field(min_length=1, max_length=2_000_000)]
+    history: History | None = Field(None, description="Omitted: read from the inventory service.")
+    sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     horizon: Annotated[int, Field(ge=1, le=104)]
     windows: Annotated[int, Field(ge=1, le=12)] = 3
     freq: str = "W-SUN"

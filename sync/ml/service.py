@@ -4,7 +4,7 @@
 when none is saved, so ``POST /predict`` answers from the first request. Routes: ``GET /health``,
 ``POST /train``, ``POST /predict``, ``POST /predict/batch``, ``POST /optimize``, ``GET /report``,
 ``POST /anomalies``, ``GET /models``, ``POST /models/{name}/rollback`` (admin), ``POST /forecast``,
-``POST /backtest``.
+``POST /backtest`` (both read weekly history from the inventory service when the request has none).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sync import __version__
 from sync.errors import UpstreamUnavailable, ValidationFailed
 from sync.ml import schemas
 from sync.ml.intelligence import MLInventoryIntelligence
+from sync.ml.inventory_client import demand_history
 from sync.ml.startup import prepare, save_training_data
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
@@ -170,17 +171,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version = ml.rollback_model(name, body.version if body else None)
         return {"model_name": name, "model_version": f"v{version}", "versions": ml.model_versions(name)}
 
+    def history(body: schemas.ForecastRequest | schemas.BacktestRequest) -> pd.DataFrame:
+        if body.history is not None:
+            if body.sku is not None:
+                raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
+                                       details=[{"field": "sku", "problem": "not allowed with history"}])
+            return schemas.history_frame(body.history)
+        return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
+
     @app.post("/forecast")
     def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
-        frame = ml.forecast_demand(schemas.history_frame(body.history), body.horizon, freq=body.freq,
+        frame = ml.forecast_demand(history(body), body.horizon, freq=body.freq,
                                    quantiles=tuple(body.quantiles), progress=False)
         frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date.astype(str))
         return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records")})
 
     @app.post("/backtest")
     def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
-        result = ml.backtest(schemas.history_frame(body.history), body.horizon, body.windows, body.freq,
-                             progress=False)
+        result = ml.backtest(history(body), body.horizon, body.windows, body.freq, progress=False)
         metrics = getattr(result, "metrics", result)
         out: dict[str, Any] = {"horizon": body.horizon, "windows": body.windows}
         out["metrics"] = metrics.reset_index().to_dict("records") if isinstance(metrics, pd.DataFrame) else metrics

@@ -188,6 +188,9 @@ def test_forecast_endpoint(client: Client) -> None:
     items = resp.json()["items"]
     assert len(items) == 8 and {"sku", "date", "forecast", "q90"} <= set(items[0])
     assert_error(client.post("/forecast", json={"history": _history(), "horizon": 0}), 422, "horizon")
+    negative = _history()
+    negative[3]["quantity"] = -2.0
+    assert_error(client.post("/forecast", json={"history": negative, "horizon": 2}), 422, "history.3.quantity")
 
 
 @pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")

@@ -1,0 +1,58 @@
+"""/forecast without history reads the ledger's weekly demand from a real inventory service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sync.inventory.app import create_app as create_inventory_app
+from sync.ml.service import create_app
+from sync.settings import Settings
+from tests.ml.servers import serving
+from tests.servers import free_port
+
+
+def _forecasting_available() -> bool:
+    try:
+        from sync.ml.forecasting import backtest, forecast_demand  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")
+def test_forecast_reads_demand_history_from_the_inventory_service(tmp_path: Path) -> None:
+    inventory_settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'inventory.db'}", DEMO_DATA=True)
+    with serving(create_inventory_app(inventory_settings)) as inventory:
+        history = inventory.get("/demand-history", params={"freq": "W"}).json()["items"]
+        assert history, "the inventory demo data should give weekly demand"
+        last = max(pd.Timestamp(i["date"]) for i in history)
+        skus = {i["sku"] for i in history}
+        settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data",
+                            INVENTORY_URL=inventory.base)
+        with serving(create_app(settings)) as ml:
+            resp = ml.post("/forecast", json={"horizon": 4})
+            assert resp.status_code == 200, resp.text
+            items = resp.json()["items"]
+            assert {i["sku"] for i in items} == skus and len(items) == 4 * len(skus)
+            assert min(pd.Timestamp(i["date"]) for i in items) == last + pd.Timedelta(weeks=1)
+            assert all(i["q90"] >= 0 and i["forecast"] >= 0 for i in items)
+            one = sorted(skus)[0]
+            resp = ml.post("/forecast", json={"horizon": 2, "sku": one})
+            assert resp.status_code == 200, resp.text
+            assert {i["sku"] for i in resp.json()["items"]} == {one}
+            both = ml.post("/forecast", json={"horizon": 2, "sku": one, "history": [
+                {"sku": one, "date": "2024-01-07", "quantity": 1}]})
+            assert both.status_code == 422 and "sku" in both.json()["error"]["message"]
+
+
+def test_an_unreachable_inventory_is_a_503(tmp_path: Path) -> None:
+    settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data",
+                        INVENTORY_URL=f"http://127.0.0.1:{free_port()}")
+    with serving(create_app(settings)) as ml:
+        resp = ml.post("/forecast", json={"horizon": 4})
+        assert resp.status_code == 503
+        error = resp.json()["error"]
+        assert error["code"] == "service_unavailable" and "inventory service" in error["message"]
