@@ -268,6 +268,9 @@ class MLInventoryIntelligence:
         if model is None or model.fitted_ is None:
             return fallback
         fitted: FittedModel = model.fitted_
+        missing = [c for c in fitted.metadata["feature_columns"] if c not in sku_data or sku_data[c] is None]
+        if missing:  # the model cannot run on this SKU: use the fallback and say why
+            return replace(fallback, source=f"{fallback.source} ({model_name} needs {missing})")
         result = self.predict(model_name, sku_data)
         rmse = fitted.metadata["metrics"]["rmse"]
         return Estimate(result.prediction, rmse, f"model:{model_name}@{result.model_version}")

@@ -7,6 +7,7 @@ from statistics import NormalDist
 
 import pytest
 
+from sync.errors import ValidationFailed
 from sync.ml import MLInventoryIntelligence
 from tests.ml.data import SKU_DATA, demand_frame
 
@@ -61,3 +62,13 @@ def test_safety_stock_multiplier_scales_safety_stock(ml: MLInventoryIntelligence
     one = ml.optimize_inventory_with_ml(dict(SKU_DATA, safety_stock_multiplier=1.0))
     two = ml.optimize_inventory_with_ml(dict(SKU_DATA, safety_stock_multiplier=2.0))
     assert two["safety_stock"] == pytest.approx(2 * one["safety_stock"]) and one["safety_stock"] > 0
+
+
+def test_a_model_whose_features_are_absent_falls_back_and_says_why(trained: MLInventoryIntelligence) -> None:
+    sku = {k: v for k, v in SKU_DATA.items() if k != "supplier_performance"}
+    result = trained.optimize_inventory_with_ml(sku)
+    assert result["sources"]["predicted_lead_time"] == (
+        "fallback:default 7 days (lead_time_prediction needs ['supplier_performance'])")
+    assert result["sources"]["predicted_demand"] == "model:demand_forecast@v1"
+    with pytest.raises(ValidationFailed, match="trend"):
+        trained.optimize_inventory_with_ml(dict(SKU_DATA, trend="soon"))  # present but invalid: an error
