@@ -299,19 +299,23 @@ class MLInventoryIntelligence:
     def _price(self, sku_data: Mapping[str, Any]) -> Estimate:
         cost = number(sku_data, "cost", minimum=0.0)
         model = self.models.get("price_optimization")
-        if model is not None and model.fitted_ is not None:
+        fitted = model.fitted_ if model is not None else None
+        if fitted is not None and all(sku_data.get(c) is not None for c in fitted.metadata["feature_columns"]):
             estimate = self._estimate("price_optimization", sku_data, Estimate(0.0, None, ""))
             if cost is not None and estimate.value < cost:
                 return Estimate(cost, estimate.sd, f"{estimate.source} (raised to cost)")
             return estimate
+        why = "price_optimization not trained" if fitted is None else (
+            "price_optimization needs "
+            f"{[c for c in fitted.metadata['feature_columns'] if sku_data.get(c) is None]}")
         current = number(sku_data, "price", minimum=0.0)
         if current is not None:
-            return Estimate(current, None, "fallback:sku_data.price (price_optimization not trained)")
+            return Estimate(current, None, f"fallback:sku_data.price ({why})")
         competitor = number(sku_data, "competitor_price", minimum=0.0)
         if competitor is not None:
-            return Estimate(competitor, None, "fallback:sku_data.competitor_price")
-        raise ValidationFailed("price_optimization is not trained and sku_data has no 'price' or "
-                               "'competitor_price' to fall back on", details={"missing": ["price"]})
+            return Estimate(competitor, None, f"fallback:sku_data.competitor_price ({why})")
+        raise ValidationFailed(f"{why} and sku_data has no 'price' or 'competitor_price' to fall back on",
+                               details={"missing": ["price"]})
 
     def detect_anomalies(self, df: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
         """Rows an Isolation Forest (contamination ML_ANOMALY_THRESHOLD) finds unusual in ``columns``."""

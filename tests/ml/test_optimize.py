@@ -72,3 +72,11 @@ def test_a_model_whose_features_are_absent_falls_back_and_says_why(trained: MLIn
     assert result["sources"]["predicted_demand"] == "model:demand_forecast@v1"
     with pytest.raises(ValidationFailed, match="trend"):
         trained.optimize_inventory_with_ml(dict(SKU_DATA, trend="soon"))  # present but invalid: an error
+
+
+def test_price_falls_back_to_the_current_price_when_the_model_cannot_run(trained: MLInventoryIntelligence) -> None:
+    sku = {k: v for k, v in SKU_DATA.items() if k != "inventory_level"}
+    result = trained.optimize_inventory_with_ml(sku)
+    assert result["optimal_price"] == SKU_DATA["price"]
+    assert result["sources"]["optimal_price"] == (
+        "fallback:sku_data.price (price_optimization needs ['inventory_level'])")
