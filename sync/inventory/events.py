@@ -1,11 +1,16 @@
 """The transactional outbox: events written with the change they describe, read at ``GET /events``.
 
-Writers insert events without a position (``seq``). A reader assigns positions, under an advisory lock
-(PostgreSQL) or the write lock (SQLite), only to events whose writing transaction can no longer be
-overtaken: on PostgreSQL those whose transaction id is older than every transaction still running
-(``pg_snapshot_xmin``); on SQLite every committed event, since SQLite commits writers one at a time.
-So ``GET /events?after=N`` never skips an event that commits late, which plain auto-increment ids
-would do when two transactions commit out of id order.
+Writers insert events without a position (``seq``); readers give positions in commit order. Plain
+auto-increment ids would not do: two transactions can commit out of id order, and a follower that had
+read past the later id would skip the earlier one forever.
+
+On PostgreSQL every transaction that writes events holds ``pg_advisory_xact_lock_shared(EVENT_LOCK_ID)``
+from before its first event insert until it commits (shared: writers never wait for each other). A reader
+takes the same lock exclusively, so it waits until every writer that has inserted events has committed,
+and new writers wait (briefly) until it has numbered every committed event. An event the reader cannot
+see yet therefore gets a larger position from a later reader. If a long writer (a bulk import) holds
+the lock for more than ``SEQUENCE_WAIT`` the reader returns the events already numbered instead of
+waiting. SQLite commits writers one at a time, so every committed event can be numbered at once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from sync.inventory.db import write_tx
 from sync.inventory.serialize import iso
@@ -24,7 +30,8 @@ from sync.inventory.tables import events
 EVENT_TYPES = ("movement.created", "level.changed", "low_stock", "out_of_stock", "reservation.created",
                "reservation.committed", "reservation.released", "reservation.expired", "import.completed",
                "sku.created", "location.created")
-SEQUENCE_LOCK_ID = 7_004_005
+EVENT_LOCK_ID = 7_004_005
+SEQUENCE_WAIT = "2s"
 
 
 def event_row(type_: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -46,22 +53,28 @@ def level_events(level: dict[str, Any], delta_available: int, reorder_point: int
 
 def write_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": EVENT_LOCK_ID})
         conn.execute(events.insert(), rows)
 
 
 def _sequence(conn: Connection) -> None:
-    """Give positions to every event that can no longer be overtaken by an uncommitted one."""
+    """Give positions, in commit order, to every committed event that has none yet."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEQUENCE_LOCK_ID})
-        safe = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-    else:
-        safe = "1 = 1"
-    conn.execute(sa.text(f"""
+        conn.execute(sa.text(f"SET LOCAL lock_timeout = '{SEQUENCE_WAIT}'"))
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOCK_ID})
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available: a long writer
+                raise
+            return
+    conn.execute(sa.text("""
         UPDATE events SET seq = ranked.pos FROM (
-            SELECT id, (SELECT COALESCE(MAX(seq), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY txid, id) AS pos
-            FROM events WHERE seq IS NULL AND {safe}
+            SELECT id, (SELECT COALESCE(MAX(seq), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY id) AS pos
+            FROM events WHERE seq IS NULL
         ) AS ranked WHERE events.id = ranked.id
-    """))  # noqa: S608 - `safe` is one of two constants above
+    """))
 
 
 def read_events(engine: Engine, after: int, limit: int) -> dict[str, Any]:

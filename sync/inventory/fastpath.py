@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from sync.errors import UpstreamUnavailable
 from sync.inventory.catalog import Catalog
+from sync.inventory.events import EVENT_LOCK_ID
 from sync.inventory.schemas import MovementIn
 from sync.inventory.serialize import iso, level_out, movement_out
 
@@ -38,9 +39,11 @@ WITH lvl AS (
     SELECT %(type)s, %(sku_id)s, %(location_id)s, %(delta)s, lvl.on_hand, %(reason)s, %(reference)s, %(actor)s,
            %(now)s FROM lvl
     RETURNING id, on_hand_after
+), lk AS (  -- the outbox writers' shared lock (events.py), taken before the events are inserted
+    SELECT pg_advisory_xact_lock_shared(%(event_lock)s::bigint) FROM mov
 ), ev AS (
     INSERT INTO events (type, payload, created_at)
-    SELECT e.type, e.payload, %(now)s FROM mov, lvl, LATERAL (VALUES
+    SELECT e.type, e.payload, %(now)s FROM mov, lvl, lk, LATERAL (VALUES
         ('movement.created', json_build_object('id', mov.id, 'type', %(type)s::text, 'sku', %(sku)s::text,
             'location', %(location)s::text, 'quantity', %(delta)s::bigint, 'on_hand_after', mov.on_hand_after,
             'reason', %(reason)s::text, 'reference', %(reference)s::text, 'actor', %(actor)s::text,
@@ -115,7 +118,7 @@ class FastMovements:
         params = {"delta": delta, "now": now, "now_iso": iso(now), "sku_id": sku.id, "location_id": location.id,
                   "allow_negative": location.allow_negative, "type": body.type, "reason": body.reason,
                   "reference": body.reference, "actor": actor, "sku": sku.code, "location": location.code,
-                  "reorder_point": sku.reorder_point}
+                  "reorder_point": sku.reorder_point, "event_lock": EVENT_LOCK_ID}
         conn = await self._acquire()
         try:
             cursor = await conn.execute(SQL, params)

@@ -88,7 +88,6 @@ events = sa.Table(
     "events", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("seq", sa.BigInteger, nullable=True, unique=True),
-    sa.Column("txid", sa.BigInteger, nullable=True),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("created_at", Stamp, nullable=False),

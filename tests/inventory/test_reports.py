@@ -81,3 +81,32 @@ def test_event_payloads_equal_the_api_shapes(client: TestClient) -> None:
         assert created == resp["movement"]
         assert {k: v for k, v in changed.items() if k != "cause"} == resp["level"]
         assert changed["cause"] == {"movement_id": resp["movement"]["id"], "type": "shipment"}
+
+
+def test_event_followers_never_skip_a_late_commit(postgres_url: str) -> None:
+    """A transaction that wrote an event earlier but commits later is not skipped by a follower."""
+    from datetime import UTC, datetime
+
+    from sync.inventory.app import create_app
+    from sync.inventory.events import event_row, write_events
+    from tests.inventory.conftest import settings_for
+
+    with TestClient(create_app(settings_for(postgres_url))) as client:
+        seed(client, on_hand=10)
+        page = client.get("/events", params={"limit": 1000}).json()
+        after = page["next_after"]
+        engine = make_engine(postgres_url)
+        slow = engine.connect()
+        slow.begin()
+        write_events(slow, [event_row("level.changed", {"slow": True}, datetime.now(UTC))])  # not committed
+        _move(client, "shipment", 1)  # commits its events while the slow writer is still open
+        early = client.get("/events", params={"after": after}).json()
+        assert all(e["payload"].get("slow") is None for e in early["items"])
+        slow.commit()
+        slow.close()
+        engine.dispose()
+        seen = early["items"] + client.get("/events", params={"after": early["next_after"]}).json()["items"]
+        types = [e["type"] for e in seen]
+        assert sorted(types) == ["level.changed", "level.changed", "movement.created"]
+        assert any(e["payload"].get("slow") for e in seen)
+        assert [e["id"] for e in seen] == sorted(e["id"] for e in seen)

@@ -21,7 +21,6 @@ Stamp = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    is_pg = op.get_bind().dialect.name == "postgresql"
     op.create_table(
         "skus",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -87,14 +86,11 @@ def upgrade() -> None:
         sa.Column("closed_at", Stamp, nullable=True),
     )
     op.create_index("ix_reservations_status_expires", "reservations", ["status", "expires_at"])
-    # On PostgreSQL each event records its writer's transaction id, so GET /events can hand out
-    # positions in commit order (see sync/inventory/events.py).
-    txid_default = sa.text("(pg_current_xact_id()::text::bigint)") if is_pg else None
+    # `seq` is the public position, given in commit order by readers (see sync/inventory/events.py).
     op.create_table(
         "events",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("seq", sa.BigInteger, nullable=True, unique=True),
-        sa.Column("txid", sa.BigInteger, nullable=True, server_default=txid_default),
         sa.Column("type", sa.String(32), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("created_at", Stamp, nullable=False),
