@@ -29,9 +29,24 @@ BUFFER_WEEKS = 6.0
 STORE_SKUS = 5
 
 
+DEMO_LOCK_ID = 7_004_006
+
+
+def _no_skus(conn: Connection) -> bool:
+    return conn.execute(sa.select(sa.func.count()).select_from(skus)).scalar_one() == 0
+
+
 def _is_empty(engine: Engine) -> bool:
     with read_conn(engine) as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(skus)).scalar_one() == 0
+        return _no_skus(conn)
+
+
+def _still_empty(conn: Connection) -> bool:
+    """Re-checked inside the import's transaction, so replicas starting together load the demo once
+    (SQLite: the transaction holds the write lock; PostgreSQL: an advisory lock until commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEMO_LOCK_ID})
+    return _no_skus(conn)
 
 
 def load_if_empty(engine: Engine) -> dict[str, Any] | None:
@@ -40,7 +55,9 @@ def load_if_empty(engine: Engine) -> dict[str, Any] | None:
         return None
     with resources.as_file(resources.files("sync") / "data" / SAMPLE) as sample:
         report = import_file(engine, sample, location="MAIN", opening_buffer_weeks=BUFFER_WEEKS, actor="demo",
-                             end_before=datetime.now(UTC))
+                             end_before=datetime.now(UTC), guard=_still_empty)
+    if report is None:
+        return None
     write_tx(engine, _add_store)
     return report.to_dict()
 

@@ -105,7 +105,9 @@ def import_transactions(path: str | Path, *, database_url: str, progress: bool =
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
     try:
         migrate.upgrade(engine)
-        return import_file(engine, path, location=location, opening_balance=opening_balance, progress=progress)
+        report = import_file(engine, path, location=location, opening_balance=opening_balance, progress=progress)
+        assert report is not None  # no guard, so never skipped
+        return report
     finally:
         engine.dispose()
 
@@ -132,12 +134,14 @@ def read_movements(path: str | Path, location: str, report: ImportReport, bar: _
 def import_file(engine: Engine, path: str | Path, *, location: str = DEFAULT_LOCATION,
                 opening_balance: bool = True, opening_buffer_weeks: float = 0.0, progress: bool = False,
                 actor: str = "import", before_commit: Callable[[Connection, ImportReport], None] | None = None,
-                end_before: datetime | None = None) -> ImportReport:
+                end_before: datetime | None = None, guard: Callable[[Connection], bool] | None = None,
+                ) -> ImportReport | None:
     """The import itself, on an engine the caller owns (the service's, or ``import_transactions``').
 
     ``before_commit`` runs inside the import's transaction (the endpoint stores its idempotency key there).
     ``end_before`` (the demo uses it) moves every date by whole weeks so the last line falls in the week
-    before that moment: weekdays and week boundaries stay as in the file.
+    before that moment: weekdays and week boundaries stay as in the file. ``guard`` runs first inside the
+    import's transaction; when it returns False nothing is written and the result is None.
     """
     started = time.perf_counter()
     report = ImportReport()
@@ -147,6 +151,8 @@ def import_file(engine: Engine, path: str | Path, *, location: str = DEFAULT_LOC
             weeks = (end_before - moves["created_at"].max()).days // 7 - 1
             moves["created_at"] += pd.Timedelta(weeks=max(0, weeks))
         with engine.begin() as conn:
+            if guard is not None and not guard(conn):
+                return None
             _write(conn, moves, report, bar, opening_balance=opening_balance,
                    opening_buffer_weeks=opening_buffer_weeks, actor=actor)
             report.seconds = round(time.perf_counter() - started, 3)

@@ -48,3 +48,21 @@ def test_default_url_makes_its_folder_and_postgres_urls_get_psycopg(tmp_path: Pa
     assert normalize_url("postgresql://u@h:5432/db") == "postgresql+psycopg://u@h:5432/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert Settings().DATABASE_URL.startswith("sqlite:///var/")
+
+
+def test_replicas_starting_together_load_the_demo_once(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sync.inventory import demo, migrate
+
+    engines = [make_engine(db_url) for _ in range(3)]
+    migrate.upgrade(engines[0])
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(demo.load_if_empty, engines))
+    assert sum(r is not None for r in results) == 1
+    with engines[0].connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM skus")).scalar_one() == 36
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM movements WHERE reason = 'opening_balance'")
+                            ).scalar_one() == 36
+    for engine in engines:
+        engine.dispose()
