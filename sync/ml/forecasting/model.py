@@ -14,6 +14,7 @@ Steps (each vectorised over SKUs):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -102,13 +103,18 @@ class DemandForecaster:
         self.segments_ = segment(panel.y)
         self.spread_ = recent_spread(panel.y)
         origins = self._inner_origins(panel.n_periods)
-        with steps.run():
-            if origins:
-                inner_gbm = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel, origins[0])
-                inner = {GBM: inner_gbm.predict(panel, origins)}
-                steps.advance("inner global model")
-                inner.update(stat_forecasts(panel, self.horizon, origins))
+        with steps.run(), ThreadPoolExecutor(max_workers=2) as pool:
+            # The two boosters train at once (LightGBM releases the GIL), one thread each: on 2 cores
+            # this halves the wall time, and each result is the same as when trained alone.
+            final_job = pool.submit(self._global_forecast, panel, None, [panel.n_periods])
+            inner_job = pool.submit(self._global_forecast, panel, origins[0], origins) if origins else None
+            final = {n: f[:, 0, :] for n, f in stat_forecasts(panel, self.horizon, [panel.n_periods]).items()}
+            steps.advance("statistical models")
+            if inner_job is not None:
+                inner = stat_forecasts(panel, self.horizon, origins)
                 steps.advance("inner statistical models")
+                inner = {GBM: inner_job.result(), **inner}
+                steps.advance("inner global model")
                 actual = np.stack([panel.y[:, o : o + self.horizon] for o in origins], axis=1)
                 self.inner_ = inner
                 self.selection_ = select(
@@ -118,13 +124,16 @@ class DemandForecaster:
                 steps.advance("history too short for inner origins")
                 steps.advance("")
                 self.selection_ = None
-            self.model_ = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel)
+            self.final_ = {GBM: final_job.result()[:, 0, :], **final}
             steps.advance("global model")
-            self.final_ = {GBM: self.model_.predict(panel)[:, 0, :]}
-            self.final_.update({n: f[:, 0, :] for n, f in
-                                stat_forecasts(panel, self.horizon, [panel.n_periods]).items()})
-            steps.advance("statistical models")
         return self
+
+    def _global_forecast(self, panel: Panel, target_end: int | None, origins: list[int]) -> Array:
+        """Train the global model on targets before ``target_end`` and forecast from ``origins``."""
+        model = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel, target_end)
+        if target_end is None:
+            self.model_ = model
+        return model.predict(panel, origins)
 
     def _quantiles(self, point: Array, offsets: dict[float, Array] | None) -> dict[float, Array]:
         """point + residual unit x segment's residual quantile; upper quantiles never below the point."""

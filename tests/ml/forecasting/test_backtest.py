@@ -48,3 +48,11 @@ def test_too_short_history_or_bad_windows_is_rejected(sample_history: pd.DataFra
         backtest(sample_history, 4, 0)
     with pytest.raises(ValidationFailed, match="horizon"):
         backtest(sample_history, 0, 2)
+
+
+def test_our_q90_is_calibrated_and_not_worse_than_naive_intervals(result) -> None:
+    """Conformal q90 from inner origins: roughly 90% of later actuals at or below it, a pinball loss no worse
+    than Naive's own interval (a q90 equal to the point forecast covers about half here)."""
+    metrics = result.metrics
+    assert 0.75 <= metrics.loc["ensemble", "q90_coverage"] <= 0.99
+    assert metrics.loc["ensemble", "q90_pinball"] <= metrics.loc["baseline:Naive", "q90_pinball"]
