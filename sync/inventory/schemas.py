@@ -9,10 +9,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
-Quantity = Annotated[int, Field(gt=0, le=1_000_000_000, description="Whole units, > 0.")]
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):  # pydantic would take true as 1
+        raise ValueError("must be a number of units, not a boolean")
+    return value
+
+
+Quantity = Annotated[int, BeforeValidator(_not_bool), Field(gt=0, le=1_000_000_000, description="Whole units, > 0.")]
 MovementType = Literal["receipt", "shipment", "adjustment", "transfer", "return"]
 ADJUSTMENT_REASONS = ("count_correction", "damaged", "lost", "theft", "expired", "found", "write_off", "other")
 

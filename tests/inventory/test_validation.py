@@ -22,6 +22,8 @@ INVALID = [
     ({"quantity": "ten"}, 422, "quantity"),
     ({"quantity": 1.5}, 422, "quantity"),
     ({"quantity": None}, 422, "quantity"),
+    ({"quantity": True}, 422, "boolean"),
+    ({"quantity": 10**12}, 422, "quantity"),
     ({"type": "teleport"}, 422, "type"),
     ({"type": "transfer", "to_location": "WH"}, 422, "to_location must differ"),
     ({"type": "transfer"}, 422, "to_location is required"),
