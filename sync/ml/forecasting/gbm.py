@@ -50,6 +50,11 @@ class GlobalModel:
     booster_: lgb.Booster | None = None
     feature_names_: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def can_fit(target_end: int) -> bool:
+        """Whether targets before ``target_end`` leave any training origin (origins start at MIN_ORIGIN)."""
+        return target_end > MIN_ORIGIN + 1
+
     def _rows(self, n_sku: int, origins: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
         rows_i = np.repeat(np.arange(n_sku), len(origins))
         rows_t = np.tile(origins, n_sku)

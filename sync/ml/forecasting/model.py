@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,8 @@ from sync.ml.forecasting.gbm import GlobalModel
 from sync.ml.forecasting.panel import Array, Panel, to_panel, validate_horizon
 
 GBM = "LightGBM"
-MIN_PERIODS_FOR_INNER = 24
+FALLBACK = "ETS"  # the candidate used alone when the history is too short for the global model
+MIN_PERIODS_FOR_INNER = 8
 
 
 def validate_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
@@ -106,25 +108,29 @@ class DemandForecaster:
         with steps.run(), ThreadPoolExecutor(max_workers=2) as pool:
             # The two boosters train at once (LightGBM releases the GIL), one thread each: on 2 cores
             # this halves the wall time, and each result is the same as when trained alone.
-            final_job = pool.submit(self._global_forecast, panel, None, [panel.n_periods])
-            inner_job = pool.submit(self._global_forecast, panel, origins[0], origins) if origins else None
+            final_job = (pool.submit(self._global_forecast, panel, None, [panel.n_periods])
+                         if GlobalModel.can_fit(panel.n_periods) else None)
+            inner_job = (pool.submit(self._global_forecast, panel, origins[0], origins)
+                         if origins and GlobalModel.can_fit(origins[0]) else None)
             final = {n: f[:, 0, :] for n, f in stat_forecasts(panel, self.horizon, [panel.n_periods]).items()}
             steps.advance("statistical models")
-            if inner_job is not None:
+            if origins:
                 inner = stat_forecasts(panel, self.horizon, origins)
                 steps.advance("inner statistical models")
-                inner = {GBM: inner_job.result(), **inner}
+                if inner_job is not None:
+                    inner = {GBM: inner_job.result(), **inner}
                 steps.advance("inner global model")
                 actual = np.stack([panel.y[:, o : o + self.horizon] for o in origins], axis=1)
                 self.inner_ = inner
+                primary = GBM if GBM in inner else FALLBACK
                 self.selection_ = select(
-                    inner, actual, self.scale_, self.spread_, self.segments_, GBM, self.quantiles
+                    inner, actual, self.scale_, self.spread_, self.segments_, primary, self.quantiles
                 )
             else:
                 steps.advance("history too short for inner origins")
                 steps.advance("")
                 self.selection_ = None
-            self.final_ = {GBM: final_job.result()[:, 0, :], **final}
+            self.final_ = final if final_job is None else {GBM: final_job.result()[:, 0, :], **final}
             steps.advance("global model")
         return self
 
@@ -141,18 +147,22 @@ class DemandForecaster:
         out: dict[float, Array] = {}
         unit = residual_unit(point, self.spread_)
         for q in self.quantiles:
-            offset = 0.0 if offsets is None else offsets[q][self.segments_][:, None]
-            value = point + unit * offset
+            if offsets is None:
+                # Too little history for inner origins: a normal quantile of the SKU's own spread.
+                value = point + NormalDist().inv_cdf(q) * self.spread_[:, None]
+            else:
+                value = point + unit * offsets[q][self.segments_][:, None]
             out[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
         return out
 
     def predict(self) -> tuple[Array, dict[float, Array]]:
         """Point forecast and ``{q: quantile forecast}``, each shaped ``(n_sku, horizon)``."""
         assert self.segments_ is not None
-        point = np.empty_like(self.final_[GBM])
+        point = np.empty_like(self.final_[FALLBACK])
+        default = {GBM: 1.0} if GBM in self.final_ else {FALLBACK: 1.0}
         for seg in np.unique(self.segments_):
             mask = self.segments_ == seg
-            weights = {GBM: 1.0} if self.selection_ is None else self.selection_.weights[seg]
+            weights = default if self.selection_ is None else self.selection_.weights[seg]
             point[mask] = blend({n: f[mask] for n, f in self.final_.items()}, weights)
         point = np.maximum(point, 0.0)
         offsets = None if self.selection_ is None else self.selection_.residual_quantiles
@@ -162,7 +172,7 @@ class DemandForecaster:
         """Each candidate alone, with quantiles calibrated on its own inner residuals."""
         out = {}
         for name, point in self.final_.items():
-            offsets = None if self.selection_ is None else self.selection_.candidate_quantiles[name]
+            offsets = None if self.selection_ is None else self.selection_.candidate_quantiles.get(name)
             out[name] = (point, self._quantiles(point, offsets))
         return out
 

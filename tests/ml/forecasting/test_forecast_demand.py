@@ -62,6 +62,17 @@ def test_price_and_promotion_columns_are_used_when_given(sample_history: pd.Data
     assert (result["forecast"] >= 0).all()
 
 
+@pytest.mark.parametrize("weeks", [1, 6, 18])
+def test_short_histories_still_forecast_every_sku(sample_history: pd.DataFrame, weeks: int) -> None:
+    """Too short for the global model or for inner origins: the statistical fallbacks answer instead."""
+    short = sample_history[sample_history["date"] < sample_history["date"].min() + pd.Timedelta(weeks=weeks)]
+    result = forecast_demand(short, 3)
+    assert len(result) == short["sku"].nunique() * 3
+    assert np.isfinite(result[["forecast", "q90"]].to_numpy()).all()
+    assert (result["forecast"] >= 0).all()
+    assert (result["q90"] >= result["forecast"]).all()
+
+
 def test_daily_dates_are_summed_into_their_week(sample_history: pd.DataFrame) -> None:
     """Dates inside a week land in the week ending that Sunday, summed, exactly like weekly input."""
     daily = sample_history.copy()
