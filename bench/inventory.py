@@ -105,7 +105,7 @@ def seed(url: str, on_hand: int) -> list[str]:
 
 
 async def _client(session: aiohttp.ClientSession, url: str, codes: list[str], stop_at: float,
-                  latencies: list[float], statuses: dict[int, int], record_from: float) -> None:
+                  latencies: list[float], statuses: dict[int, int], record_from: float, keyed: bool) -> None:
     rng = random.Random()
     flip = rng.random() < 0.5
     while True:
@@ -115,7 +115,8 @@ async def _client(session: aiohttp.ClientSession, url: str, codes: list[str], st
         flip = not flip
         body = {"type": "shipment" if flip else "receipt", "sku": rng.choice(codes), "location": LOCATION,
                 "quantity": 1}
-        async with session.post(f"{url}/movements", json=body) as resp:
+        headers = {"Idempotency-Key": uuid.uuid4().hex} if keyed else None
+        async with session.post(f"{url}/movements", json=body, headers=headers) as resp:
             await resp.read()
             done = time.perf_counter()
             if now >= record_from:
@@ -123,14 +124,15 @@ async def _client(session: aiohttp.ClientSession, url: str, codes: list[str], st
                 latencies.append(done - now)
 
 
-async def _throughput(url: str, codes: list[str], clients: int, seconds: float, warmup: float) -> dict[str, float]:
+async def _throughput(url: str, codes: list[str], clients: int, seconds: float, warmup: float,
+                      keyed: bool) -> dict[str, float]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.perf_counter()
         record_from, stop_at = start + warmup, start + warmup + seconds
-        await asyncio.gather(*(_client(session, url, codes, stop_at, latencies, statuses, record_from)
+        await asyncio.gather(*(_client(session, url, codes, stop_at, latencies, statuses, record_from, keyed)
                                for _ in range(clients)))
     ok = statuses.get(201, 0)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
@@ -138,13 +140,14 @@ async def _throughput(url: str, codes: list[str], clients: int, seconds: float, 
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
 
 
-def bench_throughput(server: str, workers: int, clients: int, seconds: float) -> None:
+def bench_throughput(server: str, workers: int, clients: int, seconds: float, keyed: bool = False) -> None:
     with fresh_database(server) as db, service(db, workers) as url:
         codes = seed(url, on_hand=1_000_000)
-        result = asyncio.run(_throughput(url, codes, clients, seconds, warmup=2.0))
+        result = asyncio.run(_throughput(url, codes, clients, seconds, warmup=2.0, keyed=keyed))
         recon = httpx.get(f"{url}/reconciliation", timeout=120).json()
     print(f"throughput: {result['movements_per_s']:.0f} movements/s over HTTP on PostgreSQL "
-          f"({clients} clients, {HOT_SKUS} hot SKUs, {workers} uvicorn worker(s), {seconds:.0f} s; "
+          f"({clients} clients, {HOT_SKUS} hot SKUs, {workers} uvicorn worker(s), {seconds:.0f} s"
+          f"{', a fresh Idempotency-Key on every request' if keyed else ''}; "
           f"{result['ok']} movements, {result['other_statuses']} non-201; latency p50 {result['p50_ms']:.1f} ms, "
           f"p99 {result['p99_ms']:.1f} ms); reconciliation ok={recon['ok']}, drift={len(recon['drift'])}")
 
@@ -231,10 +234,12 @@ def main() -> None:
                         default=ROOT.parent / "shared" / "data" / "online-retail-ii" / "transactions-dev.csv.xz")
     parser.add_argument("--ledger-rows", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["throughput", "import", "levels"], default=None)
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="send a fresh Idempotency-Key with every movement (the general write path)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start (shared machine)")
     if args.only in (None, "throughput"):
-        bench_throughput(args.database_url, args.workers, args.clients, args.seconds)
+        bench_throughput(args.database_url, args.workers, args.clients, args.seconds, args.idempotency_keys)
     if args.only in (None, "import"):
         if args.data.exists():
             bench_import(args.database_url, args.data)

@@ -58,7 +58,7 @@ def lookup(engine: Engine, key: str, fp: str) -> Outcome | None:
     """The stored outcome for ``key`` (409 if it was used for a different request), or None."""
     with read_conn(engine) as conn:
         row = _stored(conn, key)
-    return None if row is None else _replay(row, fp, key)
+    return None if row is None else replay(row, fp, key)
 
 
 def save(conn: Connection, key: str, fp: str, status: int, body: dict[str, Any]) -> None:
@@ -71,7 +71,8 @@ def _stored(conn: Connection, key: str) -> Any:
     return conn.execute(sa.select(K.fingerprint, K.status_code, K.response).where(K.key == key)).first()
 
 
-def _replay(row: Any, fp: str, key: str) -> Outcome:
+def replay(row: Any, fp: str, key: str) -> Outcome:
+    """The stored answer for a replay, or 409 when the key was used for a different request."""
     if row.fingerprint != fp:
         raise Conflict("Idempotency-Key was already used with a different request",
                        details={"idempotency_key": key}, code="idempotency_key_reused")
@@ -95,7 +96,7 @@ def run_idempotent(engine: Engine, key: str | None, fp: str, status: int,
     with read_conn(engine) as conn:
         row = _stored(conn, key)
     if row is not None:
-        return _replay(row, fp, key)
+        return replay(row, fp, key)
 
     def tx(conn: Connection) -> dict[str, Any]:
         body = work(conn)
@@ -114,7 +115,7 @@ def run_idempotent(engine: Engine, key: str | None, fp: str, status: int,
         if write_tx(engine, lambda conn: _save(conn, key, fp, refused_status, refusal)):
             raise
     with read_conn(engine) as conn:
-        return _replay(_stored(conn, key), fp, key)
+        return replay(_stored(conn, key), fp, key)
 
 
 def prune(engine: Engine, now: datetime | None = None) -> int:
