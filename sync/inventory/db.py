@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sync.errors import UpstreamUnavailable
 
@@ -43,8 +44,12 @@ def _prepare_sqlite_file(url: sa.URL) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    """A pooled engine for the service (or the importer). Creates the SQLite file's folder if needed."""
+def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 15) -> Engine:
+    """A pooled engine for the service (or the importer). Creates the SQLite file's folder if needed.
+
+    Sized for one service process next to its 16 fast-path connections (``fastpath.py``): at most 36
+    PostgreSQL connections per process, within the default ``max_connections`` of 100.
+    """
     url = sa.make_url(normalize_url(database_url))
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
@@ -83,6 +88,8 @@ def read_conn(engine: Engine) -> Iterator[Connection]:
             yield conn
     except OperationalError as exc:
         raise UpstreamUnavailable("the inventory database is unavailable", details=str(exc.orig)) from exc
+    except PoolTimeout as exc:
+        raise UpstreamUnavailable("the inventory database is overloaded: no connection free in time") from exc
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -107,4 +114,6 @@ def write_tx(engine: Engine, work: Callable[[Connection], T], *, attempts: int =
                 raise UpstreamUnavailable("the inventory database is unavailable",
                                           details=str(exc.orig)) from exc
             raise
+        except PoolTimeout as exc:
+            raise UpstreamUnavailable("the inventory database is overloaded: no connection free in time") from exc
     raise AssertionError("unreachable")
