@@ -75,7 +75,8 @@ def to_panel(history: pd.DataFrame, freq: str = "W-SUN") -> Panel:
     """Check ``history`` (long: sku, date, quantity[, price, promotion]) and build a dense panel.
 
     Dates are snapped to the end of their ``freq`` period and summed within it (quantity) or averaged
-    (price, promotion); missing periods get quantity 0, price carried forward, promotion 0.
+    (price, promotion); missing periods get quantity 0, price carried forward, promotion 0. A period
+    whose net quantity is negative (more returned than sold) counts as 0.
     """
     if not isinstance(history, pd.DataFrame):
         raise ValidationFailed("history must be a pandas DataFrame", details={"field": "history"})
@@ -111,7 +112,9 @@ def to_panel(history: pd.DataFrame, freq: str = "W-SUN") -> Panel:
                               grouped.index.get_level_values("date").max(), freq=freq)
     wide_q = grouped["quantity"].unstack("date").reindex(columns=all_dates)
     skus = wide_q.index.to_numpy(dtype=object)
-    y = wide_q.fillna(0.0).to_numpy(dtype=np.float64)
+    # A period whose returns exceed its sales (inventory's demand history is net of returns) is no
+    # negative demand: it counts as zero, after netting within the period.
+    y = np.clip(wide_q.fillna(0.0).to_numpy(dtype=np.float64), 0.0, None)
     price = None
     if "price" in present:
         wide_p = grouped["price"].unstack("date").reindex(columns=all_dates)

@@ -115,3 +115,14 @@ def test_quantiles_must_lie_strictly_between_zero_and_one(
 ) -> None:
     with pytest.raises(ValidationFailed, match="quantiles"):
         forecast_demand(sample_history, 2, quantiles=quantiles)  # type: ignore[arg-type]
+
+
+def test_weeks_with_more_returns_than_sales_count_as_zero_demand(sample_history: pd.DataFrame) -> None:
+    """Inventory's demand history is net of returns, so a week can be negative; it must not break the model."""
+    history = sample_history.copy()
+    sku = history["sku"].iloc[0]
+    rows = history.index[history["sku"] == sku][-5:]
+    history.loc[rows, "quantity"] = -40.0
+    out = forecast_demand(history, horizon=4)
+    assert (out["forecast"] >= 0).all() and (out["q90"] >= out["forecast"]).all()
+    assert (to_panel(history).y >= 0).all()
