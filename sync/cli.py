@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -52,7 +53,7 @@ def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     report = import_transactions(args.path, database_url=args.database_url or settings.DATABASE_URL,
                                  progress=not args.quiet)
-    print(report)
+    print(json.dumps(report.to_dict(), indent=2, default=str))
     return 0
 
 

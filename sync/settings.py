@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     )
     DEMO_DATA: bool = Field(True, description="Load the bundled demo sample on first start of an empty database.")
     INVENTORY_IMPORT_MAX_BYTES: int = Field(
-        500 * 1024 * 1024, gt=0, description="Largest CSV (after decompression) POST /imports accepts."
+        500 * 1024 * 1024, gt=0, description="Largest upload to POST /imports, and largest CSV after decompression."
     )
     MAX_REQUEST_BYTES: int = Field(
         5 * 1024 * 1024, gt=0, description="Largest JSON body a service accepts (uploads have their own limit)."

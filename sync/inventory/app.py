@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         title="Inventory service", settings=settings, lifespan=lifespan,
         description="SKUs, locations, cached stock levels over an append-only movement ledger, reservations.",
+        # the upload route checks its own (decompressed) limit; the raw body may be as large
+        body_limit_overrides={"/imports": max(settings.INVENTORY_IMPORT_MAX_BYTES, settings.MAX_REQUEST_BYTES)},
     )
     for module in (catalog, stock, reservation_routes, reports, imports):
         app.include_router(module.router)

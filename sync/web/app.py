@@ -17,13 +17,16 @@ from sync.web.errors import install_error_handlers
 
 def create_service_app(
     *, title: str, settings: Settings, version: str = "0.1.0", lifespan: Callable[..., Any] | None = None,
-    description: str = "",
+    description: str = "", body_limit_overrides: dict[str, int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the shared error handlers and request-size limit installed."""
+    """A FastAPI app with the shared error handlers and request-size limit installed.
+
+    ``body_limit_overrides`` maps exact paths (an upload route) to their own body limit.
+    """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES, overrides=body_limit_overrides)
     return app
 
 

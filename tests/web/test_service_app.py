@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
@@ -100,3 +100,21 @@ def test_admin_route_with_a_token(header: str | None, status: int) -> None:
     headers = {"authorization": header} if header else {}
     assert client.post("/admin", headers=headers).status_code == status
     assert client.get("/admin-probe", headers=headers).status_code == status
+
+
+def test_a_path_with_its_own_body_limit_takes_a_larger_body() -> None:
+    settings = Settings(MAX_REQUEST_BYTES=1024)
+    app = create_service_app(title="probe", settings=settings, body_limit_overrides={"/upload": 4096})
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    @app.post("/other")
+    async def other(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    client = TestClient(app)
+    assert client.post("/upload", content=b"x" * 3000).json() == {"size": 3000}
+    assert client.post("/upload", content=b"x" * 5000).status_code == 413
+    assert client.post("/other", content=b"x" * 3000).status_code == 413
