@@ -13,8 +13,7 @@ import pytest
 
 from sync.analytics.app import create_app
 from sync.settings import Settings
-from tests.analytics.servers import running
-from tests.servers import free_port
+from tests.servers import free_port, running
 
 ENDPOINTS = ("/metrics", "/kpis", "/classification", "/reorder-alerts", "/stock-value")
 

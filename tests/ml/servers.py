@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import requests
-import uvicorn
 from fastapi import FastAPI
 
-from tests.servers import free_port
+from tests.servers import free_port, running
 
 
 class Client:
@@ -33,21 +30,9 @@ class Client:
 @contextmanager
 def serving(app: FastAPI, *, timeout: float = 120.0) -> Iterator[Client]:
     """Serve ``app`` (lifespan included, so start-up training runs) until the block ends."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, name=f"ml-uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"ML app on port {port} did not start")
-        time.sleep(0.02)
-    client = Client(f"http://127.0.0.1:{port}", app)
-    try:
-        yield client
-    finally:
-        client.session.close()
-        server.should_exit = True
-        thread.join(30)
+    with running(app, free_port(), timeout=timeout) as base:
+        client = Client(base, app)
+        try:
+            yield client
+        finally:
+            client.session.close()
