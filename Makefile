@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean bench-gateway bench-inventory bench-forecast
+.PHONY: run test lint install clean bench-gateway bench-inventory bench-forecast bench-ml
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-inventory: $(STAMP)
 
 bench-forecast: $(STAMP)
 	$(BIN)/python bench/forecast.py
+
+bench-ml: $(STAMP)
+	$(BIN)/python bench/ml_predict.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
