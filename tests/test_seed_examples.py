@@ -3,12 +3,13 @@
 The examples are kept verbatim in ``tests/seed_examples/``. Fragments that continue an earlier example
 (they use names it defined) get only the imports or objects that earlier example made; nothing in the
 example itself is changed, except the port of the one that starts a server (a free port instead of 8000).
+The two ML examples are run (and their results checked more closely) in ``tests/ml/test_seed_example.py``,
+the microservices example against the running stack in ``tests/test_stack_e2e.py``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -32,35 +33,6 @@ def run_example(code: str, cwd: Path, timeout: float = 240) -> str:
 
 def example(name: str) -> str:
     return (SEED / name).read_text()
-
-
-def test_ml_integration_example(tmp_path: Path) -> None:
-    out = run_example(example("ml_integration.py"), tmp_path)
-    assert "Training success: True" in out
-    predicted = float(re.search(r"Predicted demand: ([-0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    assert 40 < predicted < 160  # the seed's demand is N(100, 20)
-    confidence = float(re.search(r"Confidence: ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    assert 0.0 <= confidence <= 1.0
-    assert float(re.search(r"Optimal quantity: ([0-9.]+)", out).group(1)) > 0  # type: ignore[union-attr]
-    assert float(re.search(r"Reorder point: ([0-9.]+)", out).group(1)) > 0  # type: ignore[union-attr]
-    anomalies = int(re.search(r"Anomalies detected: (\d+)", out).group(1))  # type: ignore[union-attr]
-    assert 50 <= anomalies <= 150  # contamination 0.1 of 1,000 rows
-    accuracy = float(re.search(r"Model accuracy: ([-0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    assert 0.0 <= accuracy <= 1.0
-
-
-def test_ml_model_configuration_example(tmp_path: Path) -> None:
-    code = ("from sync.ml_integration import MLInventoryIntelligence, MLModel\n" + example("ml_model_configuration.py")
-            + "\nassert ml_system.models['custom_forecast'].feature_columns == ['feature1', 'feature2', 'feature3']"
-            + "\nimport numpy as np, pandas as pd"
-            + "\nrng = np.random.default_rng(0); X = rng.normal(size=(300, 3))"
-            + "\ndf = pd.DataFrame(X, columns=['feature1', 'feature2', 'feature3'])"
-            + "\ndf['target'] = 3 * df.feature1 - df.feature2 + rng.normal(0, 0.1, 300)"
-            + "\nml_system.add_training_data('custom', df)"
-            + "\nassert ml_system.train_model('custom_forecast', 'custom')"
-            + "\nprint(ml_system.predict('custom_forecast', {'feature1': 1, 'feature2': 0, 'feature3': 0}).prediction)")
-    out = run_example(code, tmp_path)
-    assert abs(float(out.strip().splitlines()[-1]) - 3.0) < 0.6
 
 
 def test_api_gateway_configuration_and_debug_examples(tmp_path: Path) -> None:
