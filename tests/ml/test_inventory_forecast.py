@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from sync.inventory.app import create_app as create_inventory_app
 from sync.ml.service import create_app
@@ -14,15 +13,6 @@ from tests.ml.servers import serving
 from tests.servers import free_port
 
 
-def _forecasting_available() -> bool:
-    try:
-        from sync.ml.forecasting import backtest, forecast_demand  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")
 def test_forecast_reads_demand_history_from_the_inventory_service(tmp_path: Path) -> None:
     inventory_settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'inventory.db'}", DEMO_DATA=True)
     with serving(create_inventory_app(inventory_settings)) as inventory:

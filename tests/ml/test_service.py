@@ -164,14 +164,6 @@ def test_a_tampered_saved_model_is_refused_on_start(tmp_path: Path) -> None:
         assert client.post("/predict", json=SEED_BODY).status_code == 200
 
 
-def _forecasting_available() -> bool:
-    try:
-        from sync.ml.forecasting import backtest, forecast_demand  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _history() -> list[dict]:
     import numpy as np
 
@@ -181,7 +173,6 @@ def _history() -> list[dict]:
             for d in __import__("pandas").date_range("2023-01-01", periods=60, freq="W-SUN")]
 
 
-@pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")
 def test_forecast_endpoint(client: Client) -> None:
     resp = client.post("/forecast", json={"history": _history(), "horizon": 4})
     assert resp.status_code == 200, resp.text
@@ -193,7 +184,6 @@ def test_forecast_endpoint(client: Client) -> None:
     assert_error(client.post("/forecast", json={"history": negative, "horizon": 2}), 422, "history.3.quantity")
 
 
-@pytest.mark.skipif(not _forecasting_available(), reason="sync.ml.forecasting (another issue) is not there yet")
 def test_backtest_endpoint(client: Client) -> None:
     resp = client.post("/backtest", json={"history": _history(), "horizon": 4, "windows": 2})
     assert resp.status_code == 200, resp.text
