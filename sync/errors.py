@@ -81,6 +81,20 @@ class UpstreamUnavailable(SyncError):
     code = "service_unavailable"
 
 
+class BadGateway(UpstreamUnavailable):
+    """An upstream could not be reached, or broke off its answer."""
+
+    status = 502
+    code = "bad_gateway"
+
+
+class GatewayTimeout(UpstreamUnavailable):
+    """An upstream did not answer in time."""
+
+    status = 504
+    code = "gateway_timeout"
+
+
 class NotFitted(SyncError, RuntimeError):
     """A model was asked to predict before it was trained (or loaded)."""
 

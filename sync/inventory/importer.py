@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,20 +45,10 @@ MOVEMENT_COLUMNS = ["type", "sku_id", "location_id", "quantity", "on_hand_after"
 
 
 @dataclass
-class ImportReport:
-    """Every line of the file lands in exactly one of: a movement type count, non_product, rejected."""
+class ImportReport(csv_formats.LineCounts):
+    """The line counts (every line lands in exactly one bucket) plus what the import wrote."""
 
     format: str = ""
-    lines: int = 0
-    shipments: int = 0
-    returns: int = 0
-    cancellations: int = 0
-    adjustments_out: int = 0
-    adjustments_in: int = 0
-    receipts: int = 0
-    non_product: int = 0
-    rejected: int = 0
-    reject_examples: list[dict[str, Any]] = field(default_factory=list)
     skus_created: int = 0
     locations_created: int = 0
     opening_receipts: int = 0
@@ -113,17 +103,13 @@ def import_transactions(path: str | Path, *, database_url: str, progress: bool =
 
 
 def read_movements(path: str | Path, location: str, report: ImportReport, bar: _Progress) -> pd.DataFrame:
-    counts = csv_formats.LineCounts()
     parts: list[pd.DataFrame] = []
     task = bar.task("reading lines")
     for fmt, chunk in csv_formats.read_chunks(path):
         report.format = fmt
         classify = csv_formats.classify_online_retail if fmt == "online_retail" else csv_formats.classify_generic
-        parts.append(classify(chunk, counts, location))
+        parts.append(classify(chunk, report, location))
         bar.advance(task, len(chunk))
-    for name in ("lines", "shipments", "returns", "cancellations", "adjustments_out", "adjustments_in", "receipts",
-                 "non_product", "rejected", "reject_examples"):
-        setattr(report, name, getattr(counts, name))
     if not parts:
         raise ValidationFailed("the CSV file has a header but no lines")
     moves = pd.concat(parts, ignore_index=True)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from yarl import URL
 
-from sync.errors import BadRequest, PayloadTooLarge, UpstreamUnavailable
+from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
 from sync.gateway.balancer import Instance
 from sync.gateway.clientip import ClientResolver
 from sync.gateway.headers import downstream_response_headers, upstream_request_headers
@@ -31,16 +31,6 @@ log = logging.getLogger("sync.gateway.proxy")
 REPLAY_LIMIT = 256 * 1024
 SMALL_RESPONSE = 64 * 1024
 CHUNK = 64 * 1024
-
-
-class _BadGateway(UpstreamUnavailable):
-    status = 502
-    code = "bad_gateway"
-
-
-class _GatewayTimeout(UpstreamUnavailable):
-    status = 504
-    code = "gateway_timeout"
 
 
 class Proxy:
@@ -98,7 +88,7 @@ class Proxy:
                                              allow_redirects=False,
                                              timeout=self._timeout(float(endpoint.timeout)))
             except TimeoutError as exc:
-                failure, last_error = "timeout", _GatewayTimeout(
+                failure, last_error = "timeout", GatewayTimeout(
                     f"{ctx.service} did not answer within {endpoint.timeout}s", details={"instance": inst.name})
                 last_error.__cause__ = exc
             except (aiohttp.ClientError, OSError) as exc:
@@ -106,7 +96,7 @@ class Proxy:
                     inst.breaker.release()
                     raise PayloadTooLarge(f"request body over {self.max_body} bytes",
                                           details={"max_bytes": self.max_body}) from exc
-                failure, last_error = "connect", _BadGateway(
+                failure, last_error = "connect", BadGateway(
                     f"{ctx.service} could not be reached", details={"instance": inst.name})
                 last_error.__cause__ = exc
             except BaseException:
@@ -201,7 +191,7 @@ class Proxy:
                 try:
                     body = await resp.read()
                 except (aiohttp.ClientError, TimeoutError) as exc:  # died before we answered: still a 502
-                    raise _BadGateway(f"{ctx.service} broke off its response",
+                    raise BadGateway(f"{ctx.service} broke off its response",
                                       details={"service": ctx.service}) from exc
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
