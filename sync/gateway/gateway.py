@@ -1,9 +1,9 @@
 """`APIGateway`: the seed's object. Holds the state and builds the ASGI pipeline that serves it.
 
 ``gateway.app`` is an ASGI 3 object (an instance with ``async __call__``, which uvicorn detects as
-ASGI 3; a bare bound method would be taken for ASGI 2). Start-up (the aiohttp session, Redis, the
+ASGI 3; a bare bound method would be taken for ASGI 2). Start-up (Redis, the
 health and shared-state tasks) happens at ASGI lifespan start-up or, when the server sends no
-lifespan, on the first request; shutdown closes all of it.
+lifespan, on the first request; shutdown closes all of it, and the upstream connection pool.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import redis.asyncio as aioredis
 from prometheus_client.core import GaugeMetricFamily
 from redis.exceptions import RedisError
@@ -40,6 +39,7 @@ from sync.gateway.stages.ratelimit import RateLimitStage
 from sync.gateway.stages.request_id import RequestId
 from sync.gateway.stages.router import Router
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
+from sync.gateway.upstream import UpstreamPool
 from sync.settings import Settings, csv_list
 
 log = logging.getLogger("sync.gateway")
@@ -66,7 +66,7 @@ class APIGateway:
         self.verifier = TokenVerifier(self.settings)
         self.clients = ClientResolver(parse_networks(csv_list(self.settings.GATEWAY_TRUSTED_PROXIES)))
         self.budget = RetryBudget(clock=clock)
-        self._session: aiohttp.ClientSession | None = None
+        self.upstreams = UpstreamPool()
         self._redis: aioredis.Redis | None = None
         self._limits_redis: aioredis.Redis | None = None
         self.shared: SharedState | None = None
@@ -76,7 +76,7 @@ class APIGateway:
         self._started = False
         self._start_lock: asyncio.Lock | None = None
         self._last_miss_reload = 0.0
-        self.health = HealthChecker(self.registry, self.session, self.settings.HEALTH_CHECK_INTERVAL, self.metrics)
+        self.health = HealthChecker(self.registry, self.upstreams, self.settings.HEALTH_CHECK_INTERVAL, self.metrics)
         self._asgi = _GatewayApp(self, self._build_chain())
 
     # --- the seed's API -------------------------------------------------------------------
@@ -142,15 +142,6 @@ class APIGateway:
         return {"status": status, "service": "gateway", "version": VERSION, "dependencies": deps}, code
 
     # --- lifecycle ------------------------------------------------------------------------
-    async def session(self) -> aiohttp.ClientSession:
-        """The process's one upstream session (created on first use, closed by :meth:`aclose`)."""
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"), trust_env=False)
-        return self._session
-
     async def start(self) -> None:
         """Open connections and start background tasks (idempotent)."""
         if self._started:
@@ -160,7 +151,6 @@ class APIGateway:
         async with self._start_lock:
             if self._started:
                 return
-            await self.session()
             if self._limits_url:
                 self._limits_redis = _redis_client(self._limits_url)
                 self._limiter = RedisLimiter(self._limits_redis, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
@@ -183,7 +173,7 @@ class APIGateway:
             self._started = True
 
     async def aclose(self) -> None:
-        """Stop background tasks and close the session and Redis clients."""
+        """Stop background tasks, close upstream connections and Redis clients."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -191,9 +181,7 @@ class APIGateway:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self.shared is not None:
             await self.shared.aclose()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.upstreams.aclose()
         for client in {id(c): c for c in (self._redis, self._limits_redis) if c is not None}.values():
             await client.aclose()
         self._redis = self._limits_redis = None
@@ -210,7 +198,7 @@ class APIGateway:
 
     # --- internals ------------------------------------------------------------------------
     def _build_chain(self) -> ASGIApp:
-        proxy = Proxy(session=self.session, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
+        proxy = Proxy(upstreams=self.upstreams, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
                       budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug)
         limited = self._limit_stage = RateLimitStage(proxy, self.rules, self._limiter, self.clients, self.metrics)
         authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)

@@ -1,7 +1,7 @@
 """Header rules for proxying: what is stripped, what is added, in both directions.
 
 Hop-by-hop headers (RFC 9110 7.6.1) and any header named in ``Connection`` are removed both ways.
-``Host`` is set by the client session to the upstream; the original goes in ``X-Forwarded-Host``.
+``Host`` is set by the upstream client to the instance's; the original goes in ``X-Forwarded-Host``.
 ``traceparent``/``tracestate`` pass through untouched like every other end-to-end header.
 """
 
@@ -26,21 +26,22 @@ def _connection_named(headers: Headers) -> frozenset[bytes]:
     return frozenset(named)
 
 
-def upstream_request_headers(headers: Headers) -> tuple[list[tuple[str, str]], dict[bytes, bytes]]:
-    """End-to-end request headers as strings, plus the dropped ones the proxy still needs to read."""
+def upstream_request_headers(headers: Headers) -> tuple[Headers, dict[bytes, bytes]]:
+    """End-to-end request headers (names lower-case, as ASGI gives them), plus the dropped ones the proxy
+    still needs to read."""
     extra = _connection_named(headers) if any(n == b"connection" for n, _ in headers) else frozenset()
-    kept: list[tuple[str, str]] = []
+    kept: Headers = []
     seen: dict[bytes, bytes] = {}
     for name, value in headers:
         if name in _REQUEST_DROP or name in extra:
             seen[name] = value
             continue
-        kept.append((name.decode("latin-1"), value.decode("latin-1")))
+        kept.append((name, value))
     return kept, seen
 
 
 def downstream_response_headers(raw: list[tuple[bytes, bytes]]) -> Headers:
-    """Upstream response headers minus hop-by-hop ones (aiohttp has already de-chunked the body)."""
+    """Upstream response headers minus hop-by-hop ones (the upstream client has de-chunked the body)."""
     out: Headers = []
     named: frozenset[bytes] = frozenset()
     for name, value in raw:

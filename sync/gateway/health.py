@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-
-import aiohttp
 
 from sync.gateway.balancer import Instance
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.registry import Registry
+from sync.gateway.upstream import UpstreamError, UpstreamPool, split_url
 
 log = logging.getLogger("sync.gateway.health")
 
 
 class HealthChecker:
-    def __init__(self, registry: Registry, session: Callable[[], Awaitable[aiohttp.ClientSession]],
-                 interval: float, metrics: GatewayMetrics) -> None:
+    def __init__(self, registry: Registry, upstreams: UpstreamPool, interval: float, metrics: GatewayMetrics) -> None:
         self.registry = registry
-        self._session = session
+        self.upstreams = upstreams
         self.interval = interval
-        self.timeout = aiohttp.ClientTimeout(total=min(interval, 5.0))
+        self.timeout = min(interval, 5.0)
         self.metrics = metrics
 
     async def run(self) -> None:
@@ -42,15 +39,19 @@ class HealthChecker:
             await asyncio.gather(*(self.check(inst) for inst in instances))
 
     async def check(self, inst: Instance) -> bool:
-        session = await self._session()
         error: str | None = None
         try:
-            async with session.get(inst.endpoint.health_check_url, timeout=self.timeout,
-                                   allow_redirects=False) as resp:
-                await resp.read()
-                if not 200 <= resp.status < 300:
-                    error = f"health check answered {resp.status}"
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            base, target = split_url(inst.endpoint.health_check_url)
+            async with asyncio.timeout(self.timeout):
+                resp = await self.upstreams.request(base, "GET", target, [(b"user-agent", b"sync-gateway-health")],
+                                                    None, read_timeout=self.timeout)
+                try:
+                    await resp.read()
+                finally:
+                    resp.release()
+            if not 200 <= resp.status < 300:
+                error = f"health check answered {resp.status}"
+        except (TimeoutError, UpstreamError, OSError, ValueError) as exc:
             error = f"health check failed: {type(exc).__name__}: {exc}"
         healthy = error is None
         self.metrics.health_checks[(inst.name, "pass" if healthy else "fail")] += 1

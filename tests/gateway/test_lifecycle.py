@@ -35,7 +35,7 @@ async def test_lifespan_starts_and_stops_everything(upstreams, redis_url) -> Non
                 break
             await asyncio.sleep(0.01)
         assert up.health_hits >= 2
-    assert gateway._session is None and gateway.shared is None and not gateway._tasks
+    assert gateway.upstreams.idle_count() == 0 and gateway.shared is None and not gateway._tasks
     assert _others() <= before
 
 
@@ -48,7 +48,7 @@ async def test_lazy_start_without_lifespan_and_clean_close(upstreams) -> None:  
         assert (await client.get("/inventory/x")).status_code == 200
     assert gateway._started and len(gateway._tasks) == 1
     await gateway.aclose()
-    assert not gateway._started and gateway._session is None
+    assert not gateway._started and gateway.upstreams.idle_count() == 0
 
 
 def test_create_gateway_registers_settings_services() -> None:

@@ -1,4 +1,4 @@
-"""Stage 6: forward to an instance with the process's one aiohttp session and stream the answer back.
+"""Stage 6: forward to an instance over the process's upstream connection pool and stream the answer back.
 
 Small request bodies (up to ``REPLAY_LIMIT``) are read first so an idempotent request can be retried;
 larger ones are streamed to the upstream and never retried. Responses are streamed in chunks; only a
@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-
-import aiohttp
-from yarl import URL
+from collections.abc import AsyncIterator, Callable
 
 from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
 from sync.gateway.balancer import Instance
@@ -24,32 +21,24 @@ from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
 from sync.gateway.stages.context import RequestContext
 from sync.gateway.stages.errors import GatewayError
-from sync.gateway.types import Receive, Scope, Send
+from sync.gateway.types import Headers, Receive, Scope, Send
+from sync.gateway.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamTimeout
 
 log = logging.getLogger("sync.gateway.proxy")
 
 REPLAY_LIMIT = 256 * 1024
 SMALL_RESPONSE = 64 * 1024
-CHUNK = 64 * 1024
 
 
 class Proxy:
-    def __init__(self, *, session: Callable[[], Awaitable[aiohttp.ClientSession]], max_body: int, budget: RetryBudget,
+    def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
                  metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool]) -> None:
-        self.session = session
+        self.upstreams = upstreams
         self.max_body = max_body
         self.budget = budget
         self.metrics = metrics
         self.clients = clients
         self.debug = debug
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=None, sock_connect=seconds,
-                                                                      sock_read=seconds)
-        return timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -59,9 +48,9 @@ class Proxy:
         headers, dropped = upstream_request_headers(scope["headers"])
         self._add_forwarding(scope, ctx, headers, dropped)
         body, replayable = await self._body(scope, receive, dropped, headers)
-        idempotent = method in IDEMPOTENT or any(n.lower() == "idempotency-key" for n, _ in headers)
+        idempotent = method in IDEMPOTENT or any(n == b"idempotency-key" for n, _ in headers)
         query: bytes = scope.get("query_string", b"")
-        tail = ctx.upstream_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        target = ctx.upstream_path + b"?" + query if query else ctx.upstream_path
         self.budget.deposit()
         tried: list[Instance] = []
         last_error: Exception | None = None
@@ -80,18 +69,16 @@ class Proxy:
                          inst.base, len(tried), ctx.request_id.decode())
             endpoint = inst.endpoint
             failure: str | None = None
-            resp: aiohttp.ClientResponse | None = None
+            resp: UpstreamResponse | None = None
             try:
-                session = await self.session()
-                resp = await session.request(method, URL(inst.base + tail, encoded=True), headers=headers,
-                                             data=body.__aiter__() if isinstance(body, _BodyStream) else body,
-                                             allow_redirects=False,
-                                             timeout=self._timeout(float(endpoint.timeout)))
-            except TimeoutError as exc:
+                resp = await self.upstreams.request(
+                    inst.base, method, target, headers, body.__aiter__() if isinstance(body, _BodyStream) else body,
+                    read_timeout=float(endpoint.timeout), retry_stale=idempotent)
+            except UpstreamTimeout as exc:
                 failure, last_error = "timeout", GatewayTimeout(
                     f"{ctx.service} did not answer within {endpoint.timeout}s", details={"instance": inst.name})
                 last_error.__cause__ = exc
-            except (aiohttp.ClientError, OSError) as exc:
+            except (UpstreamError, OSError) as exc:
                 if isinstance(body, _BodyStream) and body.too_large:
                     inst.breaker.release()
                     raise PayloadTooLarge(f"request body over {self.max_body} bytes",
@@ -125,26 +112,25 @@ class Proxy:
                 raise last_error
             self.metrics.retries[ctx.service] += 1
             if resp is not None:
-                resp.release()
+                resp.close()
 
-    def _add_forwarding(self, scope: Scope, ctx: RequestContext, headers: list[tuple[str, str]],
-                        dropped: dict[bytes, bytes]) -> None:
+    def _add_forwarding(self, scope: Scope, ctx: RequestContext, headers: Headers, dropped: dict[bytes, bytes]) -> None:
         """X-Forwarded-*: a client-sent X-Forwarded-For is kept only when the peer is a trusted proxy."""
         client = scope.get("client")
         peer = client[0] if client else "unknown"
         forwarded = dropped.get(b"x-forwarded-for")
         if forwarded and self.clients.peer_is_trusted(scope):
-            headers.append(("X-Forwarded-For", forwarded.decode("latin-1") + ", " + peer))
+            headers.append((b"x-forwarded-for", forwarded + b", " + peer.encode("latin-1")))
         else:
-            headers.append(("X-Forwarded-For", peer))
-        headers.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
+            headers.append((b"x-forwarded-for", peer.encode("latin-1")))
+        headers.append((b"x-forwarded-proto", b"https" if scope.get("scheme") == "https" else b"http"))
         host = dropped.get(b"host")
         if host:
-            headers.append(("X-Forwarded-Host", host.decode("latin-1")))
-        headers.append(("X-Request-ID", ctx.request_id.decode()))
+            headers.append((b"x-forwarded-host", host))
+        headers.append((b"x-request-id", ctx.request_id))
 
     async def _body(self, scope: Scope, receive: Receive, dropped: dict[bytes, bytes],
-                    headers: list[tuple[str, str]]) -> tuple[bytes | _BodyStream | None, bool]:
+                    headers: Headers) -> tuple[bytes | _BodyStream | None, bool]:
         """The body to send: bytes when it fits in REPLAY_LIMIT (so it can be retried), else a stream."""
         length_raw = dropped.get(b"content-length")
         chunked = b"transfer-encoding" in dropped
@@ -177,28 +163,31 @@ class Proxy:
         if not more:
             return b"".join(parts), True
         if length > 0:
-            headers.append(("Content-Length", str(length)))
+            headers.append((b"content-length", str(length).encode()))
         return _BodyStream(b"".join(parts), size, receive, self.max_body), False
 
-    async def _relay(self, resp: aiohttp.ClientResponse, ctx: RequestContext, send: Send) -> None:
+    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send) -> None:
         """Stream the upstream answer to the client; close the upstream connection if that fails."""
         try:
-            headers = downstream_response_headers(resp.raw_headers)  # type: ignore[arg-type]
+            headers = downstream_response_headers(resp.headers)
             headers.extend(ctx.response_headers)
             length = resp.content_length
             ctx.status = resp.status
             if length is not None and length <= SMALL_RESPONSE:
                 try:
                     body = await resp.read()
-                except (aiohttp.ClientError, TimeoutError) as exc:  # died before we answered: still a 502
+                except UpstreamError as exc:  # died before we answered: still a 502
                     raise BadGateway(f"{ctx.service} broke off its response",
                                       details={"service": ctx.service}) from exc
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
             else:
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-                async for chunk in resp.content.iter_chunked(CHUNK):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                try:
+                    async for chunk in resp.chunks():
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except UpstreamError as exc:  # the client gets a cut-off response; the log says why
+                    raise BadGateway(f"{ctx.service} broke off its response", details={"service": ctx.service}) from exc
                 await send({"type": "http.response.body", "body": b""})
         except BaseException:
             resp.close()
