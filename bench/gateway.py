@@ -4,14 +4,16 @@
 
 Installs nginx and wrk with bench/install_tools.sh (Debian packages) when missing, then starts on free
 loopback ports: a static nginx backend, an nginx reverse proxy in front of it, and our gateway in front
-of it (uvicorn, uvloop + httptools, one process) with JWT on (a token is sent), a rate limit high enough
-not to trip, circuit breakers and metrics on. It runs ``wrk -t1 -c32`` against the proxy and the gateway
-and prints requests/s of each and their ratio (goal >= 0.20), then ``wrk -t1 -c10`` against the backend
-directly and through each proxy and prints the p50/p99 latency each adds (goal: gateway p50 <= 1 ms);
-with 10 closed-loop connections a saturated proxy's p50 is mostly queueing (10 / its requests per
-second), so the same figures are also printed for one connection, where nothing queues. It also prints
-each proxy's CPU time per request, which other load on the machine disturbs far less than requests/s,
-and the same figures for a featureless raw-ASGI forwarder (the design's floor) for reference.
+of it (one process on the edge server, as ``inventory-system serve gateway`` runs it) with JWT on (a
+token is sent), a rate limit high enough not to trip, circuit breakers and metrics on. It runs
+``wrk -t1 -c32`` against the proxy and the gateway and prints requests/s of each and their ratio (goal
+>= 0.20), then ``wrk -t1 -c10`` against the backend directly and through each proxy and prints the
+p50/p99 latency each adds (goal: gateway p50 <= 1 ms); with 10 closed-loop connections a saturated
+proxy's p50 is mostly queueing (10 / its requests per second), so the same figures are also printed for
+one connection, where nothing queues. It also prints each proxy's CPU time per request, which other
+load on the machine disturbs far less than requests/s, and, for reference, the same gateway served by
+uvicorn (what the seed's ``uvicorn.run(gateway.app)`` gets) and a featureless raw-ASGI forwarder on
+uvicorn with an aiohttp session (the SPEC's reference).
 Every process it starts is stopped at the end. Timings are noisy on a shared 2-core machine.
 """
 
@@ -92,11 +94,16 @@ def start_nginx(conf: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_gateway(port: int, backend: int, factory: str = "gateway:make_app") -> subprocess.Popen[bytes]:
-    env = {**os.environ, "JWT_SECRET": SECRET, "BENCH_BACKEND": f"http://127.0.0.1:{backend}", "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}",
-           "HEALTH_CHECK_INTERVAL": "5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+def start_gateway(port: int, backend: int, factory: str = "gateway:make_app", *,
+                  edge: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "JWT_SECRET": SECRET, "BENCH_BACKEND": f"http://127.0.0.1:{backend}",
+           "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}", "HEALTH_CHECK_INTERVAL": "5",
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}", "LOG_LEVEL": "WARNING"}
     for key in ("REDIS_URL", "RATE_LIMIT_REDIS_URL"):
         env.pop(key, None)
+    if edge:
+        return subprocess.Popen([sys.executable, "-m", "sync.web.edge", factory, "--factory", "--host", "127.0.0.1",
+                                 "--port", str(port)], cwd=ROOT, env=env)
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), factory,
          "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
@@ -201,7 +208,7 @@ def main() -> int:
         (work / "www").mkdir()
         (work / "www" / "item.json").write_bytes(BODY)
         (work / "www" / "health").write_bytes(b'{"status":"ok"}\n')
-        backend, proxy, gateway, plain = free_port(), free_port(), free_port(), free_port()
+        backend, proxy, gateway, plain, seed = free_port(), free_port(), free_port(), free_port(), free_port()
         try:
             procs.append(start_nginx(nginx_conf(work, "backend", backend, f"""
     server {{ listen 127.0.0.1:{backend}; root {work}/www; default_type application/json;
@@ -211,12 +218,14 @@ def main() -> int:
     server {{ listen 127.0.0.1:{proxy};
              location /static/ {{ proxy_pass http://backend/; proxy_http_version 1.1;
                                   proxy_set_header Connection ""; }} }}""")))
-            procs.append(start_gateway(gateway, backend))
+            procs.append(start_gateway(gateway, backend, edge=True))
             procs.append(start_gateway(plain, backend, "gateway:make_featureless_app"))
+            procs.append(start_gateway(seed, backend))
             wait_http(backend, "/item.json")
             wait_http(plain, "/static/item.json")
             wait_http(proxy, "/static/item.json")
             wait_http(gateway, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
+            wait_http(seed, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
             direct_url = f"http://127.0.0.1:{backend}/item.json"
             nginx_url = f"http://127.0.0.1:{proxy}/static/item.json"
             gw_url = f"http://127.0.0.1:{gateway}/static/item.json"
@@ -227,6 +236,9 @@ def main() -> int:
             plain_url = f"http://127.0.0.1:{plain}/static/item.json"
             wrk(plain_url, args.connections, 2)
             f = measured(plain_url, args.connections, args.duration, procs[3].pid)
+            seed_url = f"http://127.0.0.1:{seed}/static/item.json"
+            wrk(seed_url, args.connections, 2, token)
+            u = measured(seed_url, args.connections, args.duration, procs[4].pid, token)
             c = args.latency_connections
             d = wrk(direct_url, c, args.latency_duration)
             nl = wrk(nginx_url, c, args.latency_duration)
@@ -251,10 +263,12 @@ def main() -> int:
           f"(non-2xx {n['non2xx']:.0f})")
     print(f"  our gateway         : {g['rps']:10.0f} req/s  {g['cpu_us']:7.1f} us CPU/request  "
           f"(non-2xx {g['non2xx']:.0f}; JWT, rate limit, breakers, metrics on; 429s: {limited:.0f})")
+    print(f"  same gateway, uvicorn: {u['rps']:9.0f} req/s  {u['cpu_us']:7.1f} us CPU/request  "
+          "(what the seed's uvicorn.run(gateway.app) gets)")
     print(f"  featureless forwarder: {f['rps']:9.0f} req/s  {f['cpu_us']:7.1f} us CPU/request  "
-          "(raw ASGI + one aiohttp session, no features: the floor of this design)")
+          "(raw ASGI on uvicorn + one aiohttp session, no features: the SPEC's reference)")
     print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'}); "
-          f"featureless/nginx {f['rps'] / n['rps']:.3f}; gateway/featureless {g['rps'] / f['rps']:.3f}")
+          f"on uvicorn {u['rps'] / n['rps']:.3f}; featureless/nginx {f['rps'] / n['rps']:.3f}")
     print(f"latency, wrk -t1 -c{c} -d{args.latency_duration:g}s (p50 / p99, ms)")
     print(f"  backend direct      : {d['p50']:.3f} / {d['p99']:.3f}")
     print(f"  via nginx           : {nl['p50']:.3f} / {nl['p99']:.3f}   added {nl['p50'] - d['p50']:.3f} / "

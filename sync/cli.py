@@ -44,7 +44,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     }[args.service]
     default_host = settings.GATEWAY_HOST if args.service == "gateway" else settings.SERVICE_HOST
     serve(build_app(args.service, settings), host=args.host or default_host, port=args.port or default_port,
-          log_level=settings.LOG_LEVEL, proxy_headers=args.service != "gateway")
+          log_level=settings.LOG_LEVEL, proxy_headers=args.service != "gateway", edge=args.service == "gateway")
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Fixtures for the gateway tests: real upstream servers, a gateway served by uvicorn on a free port."""
+"""Fixtures for the gateway tests: real upstream servers, a gateway served on a free port by uvicorn and by
+the edge server."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ import uvicorn
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from sync.settings import Settings
+from sync.web.edge import EdgeServer
 from tests.gateway.upstream import Upstream
 from tests.servers import free_port
 
@@ -65,9 +67,12 @@ async def upstreams() -> AsyncIterator[Callable[[str], Awaitable[Upstream]]]:
         await up.stop()
 
 
+Serving = Callable[[APIGateway], AbstractAsyncContextManager[str]]
+
+
 @asynccontextmanager
-async def serving(gateway: APIGateway) -> AsyncIterator[str]:
-    """Serve ``gateway.app`` with uvicorn (lifespan on) on a free port; yields its base URL."""
+async def serve_with_uvicorn(gateway: APIGateway) -> AsyncIterator[str]:
+    """Serve ``gateway.app`` with uvicorn (lifespan on) on a free port, as the seed's example does."""
     port = free_port()
     config = uvicorn.Config(gateway.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -82,6 +87,30 @@ async def serving(gateway: APIGateway) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def serve_with_edge(gateway: APIGateway) -> AsyncIterator[str]:
+    """Serve ``gateway.app`` with the edge server (what ``inventory-system serve gateway`` runs)."""
+    server = EdgeServer(gateway.app, host="127.0.0.1", port=0, graceful_timeout=2.0)
+    task = asyncio.create_task(server.serve())
+    started = asyncio.create_task(server.started.wait())
+    await asyncio.wait([task, started], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        started.cancel()
+        task.result()
+    assert server.started.is_set(), "gateway did not start"
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        await task
+
+
+@pytest.fixture(params=["uvicorn", "edge"])
+def serving(request: pytest.FixtureRequest) -> Serving:
+    """Serve a gateway on a free port (yields its base URL); every test that serves runs on both servers."""
+    return serve_with_uvicorn if request.param == "uvicorn" else serve_with_edge
 
 
 @asynccontextmanager

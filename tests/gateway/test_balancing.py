@@ -9,12 +9,12 @@ import pytest
 
 from sync.api_gateway import APIGateway
 from sync.gateway.breaker import BreakerState, CircuitBreaker
-from tests.gateway.conftest import FakeClock, direct, endpoint, make_settings, serving
+from tests.gateway.conftest import FakeClock, direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_weights_hold_over_1000_requests(upstreams) -> None:  # type: ignore[no-untyped-def]
+async def test_weights_hold_over_1000_requests(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     ups = [await upstreams(f"inv-{w}") for w in (1, 3, 6)]
     gateway = APIGateway(settings=make_settings(RATE_LIMIT_DEFAULT_PER_MINUTE=10_000,
                                                 RATE_LIMIT_DEFAULT_PER_HOUR=100_000))

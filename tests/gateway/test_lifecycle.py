@@ -12,7 +12,7 @@ import pytest
 
 from sync.api_gateway import APIGateway
 from sync.gateway.service import create_gateway, parse_services
-from tests.gateway.conftest import endpoint, make_settings, serving
+from tests.gateway.conftest import endpoint, make_settings
 from tests.servers import free_port
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +23,7 @@ def _others() -> set[asyncio.Task[object]]:
 
 
 @pytest.mark.redis
-async def test_lifespan_starts_and_stops_everything(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
+async def test_lifespan_starts_and_stops_everything(upstreams, redis_url, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     before = _others()
     gateway = APIGateway(redis_url=redis_url, settings=make_settings(HEALTH_CHECK_INTERVAL=0.05))

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from sync.api_gateway import APIGateway
-from tests.gateway.conftest import direct, endpoint, make_settings, serving
+from tests.gateway.conftest import direct, endpoint, make_settings
 from tests.servers import free_port
 
 pytestmark = pytest.mark.anyio
@@ -69,7 +69,7 @@ async def test_trusted_proxy_forwarded_for_is_kept(upstreams) -> None:  # type: 
     assert up.requests[-1]["headers"]["X-Forwarded-For"] == "203.0.113.9, 10.1.2.3"  # type: ignore[index]
 
 
-async def test_path_traversal_is_refused(upstreams) -> None:  # type: ignore[no-untyped-def]
+async def test_path_traversal_is_refused(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(settings=make_settings())
     gateway.add_service("inventory", endpoint(up))
@@ -83,7 +83,7 @@ async def test_path_traversal_is_refused(upstreams) -> None:  # type: ignore[no-
     assert all(".." not in str(req["path"]) for req in up.requests)
 
 
-async def test_request_body_limit(upstreams) -> None:  # type: ignore[no-untyped-def]
+async def test_request_body_limit(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(settings=make_settings(GATEWAY_MAX_BODY_BYTES=1000))
     gateway.add_service("inventory", endpoint(up))
@@ -102,7 +102,7 @@ async def test_request_body_limit(upstreams) -> None:  # type: ignore[no-untyped
     assert up.hits == 1
 
 
-async def test_body_limit_holds_for_streamed_bodies_past_the_replay_buffer(upstreams) -> None:  # type: ignore[no-untyped-def]
+async def test_body_limit_holds_for_streamed_bodies_past_the_replay_buffer(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(settings=make_settings(GATEWAY_MAX_BODY_BYTES=400_000))
     gateway.add_service("inventory", endpoint(up))
@@ -117,7 +117,7 @@ async def test_body_limit_holds_for_streamed_bodies_past_the_replay_buffer(upstr
         assert (await client.get("/inventory/after")).status_code == 200  # the gateway is fine afterwards
 
 
-async def test_large_request_body_streams_to_upstream(upstreams) -> None:  # type: ignore[no-untyped-def]
+async def test_large_request_body_streams_to_upstream(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(settings=make_settings())
     gateway.add_service("inventory", endpoint(up))
@@ -126,7 +126,7 @@ async def test_large_request_body_streams_to_upstream(upstreams) -> None:  # typ
     assert r.status_code == 200 and r.json()["body_len"] == 3 * 1024 * 1024
 
 
-async def test_large_response_is_streamed_not_buffered() -> None:
+async def test_large_response_is_streamed_not_buffered(serving) -> None:
     """The client gets the first chunk while the upstream is still holding back the rest."""
     release = asyncio.Event()
 

@@ -10,7 +10,7 @@ import pytest
 from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.auth import issue_token
 from sync.gateway.ratelimit.rules import RuleTable
-from tests.gateway.conftest import SECRET, FakeClock, direct, endpoint, make_settings, serving
+from tests.gateway.conftest import SECRET, FakeClock, direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +30,7 @@ def admitted(responses: list[httpx.Response]) -> int:
     (RateLimit(requests_per_minute=100, requests_per_hour=7, burst_limit=100), 7, 3600.0, 7),  # hour window
 ])
 async def test_exact_admission_with_50_concurrent_clients(upstreams, limit, expected, refill_after,  # type: ignore[no-untyped-def]
-                                                         refilled) -> None:
+                                                         refilled, serving) -> None:
     up = await upstreams("inv-1")
     clock = FakeClock()
     gateway = APIGateway(settings=make_settings(), clock=clock)

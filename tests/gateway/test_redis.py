@@ -16,7 +16,7 @@ import pytest
 
 from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.breaker import BreakerState
-from tests.gateway.conftest import direct, endpoint, make_settings, serving
+from tests.gateway.conftest import direct, endpoint, make_settings
 from tests.gateway.test_ratelimit import admitted, burst_of
 from tests.servers import free_port
 
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
+async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_url, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(redis_url=redis_url, settings=make_settings())
     gateway.add_service("inventory", endpoint(up))
@@ -44,12 +44,11 @@ async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_
 async def gateway_process(redis_url: str, services: str) -> AsyncIterator[str]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_SERVICES": services, "HEALTH_CHECK_INTERVAL": "3600",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
     for key in ("JWT_SECRET", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
         env.pop(key, None)
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "tests.gateway.gateway_proc:app",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, env=env)  # the production command (edge server)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:

@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 
 from sync.api_gateway import APIGateway, RateLimit, ServiceEndpoint
-from tests.gateway.conftest import direct, endpoint, make_settings, serving
+from tests.gateway.conftest import direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +39,7 @@ def test_reserved_and_bad_service_names_are_refused() -> None:
                                                       health_check_url="http://localhost:1/health"))
 
 
-async def test_proxy_strips_prefix_keeps_query_and_serves_admin_routes(upstreams) -> None:  # type: ignore[no-untyped-def]
+async def test_proxy_strips_prefix_keeps_query_and_serves_admin_routes(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     inv = await upstreams("inventory-1")
     gateway = APIGateway(settings=make_settings())
     gateway.add_service("inventory", endpoint(inv))
