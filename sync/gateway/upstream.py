@@ -26,6 +26,7 @@ Headers = list[tuple[bytes, bytes]]
 
 _HIGH_WATER = 256 * 1024  # response bytes buffered before reading from the upstream pauses
 _IDLE_SWEEP = 5.0
+_TICK = 0.05  # read timeouts are enforced to within this many seconds
 
 
 class UpstreamError(Exception):
@@ -128,7 +129,6 @@ class _Connection(asyncio.Protocol):
         self.got_bytes = False
         self.timeout = 0.0
         self.last_read = 0.0
-        self.timer: asyncio.TimerHandle | None = None
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -220,7 +220,6 @@ class _Connection(asyncio.Protocol):
     # --- used by the response and the pool --------------------------------------------------
     def _complete(self) -> None:
         self.body_done = True
-        self._cancel_timer()
         self._wake()
 
     def _wake(self) -> None:
@@ -230,7 +229,6 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, exc: BaseException) -> None:
         self.error = exc
-        self._cancel_timer()
         future, self.head_future = self.head_future, None
         if future is not None and not future.done():
             future.set_exception(exc)
@@ -254,6 +252,7 @@ class _Connection(asyncio.Protocol):
         self.body_size = 0
         if self.paused and self.transport is not None and not self.closed:
             self.paused = False
+            self.last_read = time.monotonic()  # the silence while paused was ours
             self.transport.resume_reading()
         return data
 
@@ -266,7 +265,6 @@ class _Connection(asyncio.Protocol):
             self.abort()
 
     def abort(self) -> None:
-        self._cancel_timer()
         future, self.head_future = self.head_future, None
         if future is not None and not future.done():
             future.cancel()  # nobody will await it any more
@@ -275,30 +273,15 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
         self.pool.forget(self)
 
-    # --- timeouts ------------------------------------------------------------------------------
-    def arm_timer(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.last_read = time.monotonic()
-        self.timer = self.loop.call_later(timeout, self._on_timer)
+    # --- timeouts (checked by the pool's ticker, not a timer per request) ------------------------
+    def waiting(self) -> bool:
+        """Is an exchange waiting on the upstream (not on a slow reader)?"""
+        return (self.head_future is not None or (self.response is not None and not self.body_done)) \
+            and not self.paused and not self.closed
 
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.body_done or self.closed:
-            return
-        waited = time.monotonic() - self.last_read
-        if waited < self.timeout:
-            self.timer = self.loop.call_later(self.timeout - waited, self._on_timer)
-            return
-        if self.paused:  # the reader is slow, not the upstream
-            self.timer = self.loop.call_later(self.timeout, self._on_timer)
-            return
+    def time_out(self) -> None:
         self._fail(UpstreamTimeout(f"upstream sent nothing for {self.timeout:g}s"))
         self.abort()
-
-    def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
 
     async def drain(self) -> None:
         if self.closed:
@@ -319,6 +302,7 @@ class UpstreamPool:
         self._busy: set[_Connection] = set()
         self._ssl: ssl.SSLContext | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+        self._ticker: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -396,7 +380,10 @@ class UpstreamPool:
             head += (name, b": ", value, b"\r\n")
         transport = conn.transport
         assert transport is not None
-        conn.arm_timer(read_timeout)
+        conn.timeout = read_timeout
+        conn.last_read = time.monotonic()
+        if self._ticker is None:
+            self._ticker = self.loop.call_later(_TICK, self._tick)
         if body is None or isinstance(body, bytes):
             if body is not None and not has_length:
                 head += (b"content-length: ", str(len(body)).encode(), b"\r\n")
@@ -418,6 +405,15 @@ class UpstreamPool:
             if not has_length and not conn.closed:
                 transport.write(b"0\r\n\r\n")
         return await future
+
+    def _tick(self) -> None:
+        """Time out exchanges whose upstream has been silent for their read timeout."""
+        self._ticker = None
+        now = time.monotonic()
+        for conn in [c for c in self._busy if c.waiting() and now - c.last_read >= c.timeout]:
+            conn.time_out()
+        if self._busy:
+            self._ticker = self.loop.call_later(_TICK, self._tick)
 
     def put(self, conn: _Connection) -> None:
         self._busy.discard(conn)
@@ -454,9 +450,10 @@ class UpstreamPool:
         return sum(len(v) for v in self._idle.values())
 
     async def aclose(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for timer in (self._sweeper, self._ticker):
+            if timer is not None:
+                timer.cancel()
+        self._sweeper = self._ticker = None
         for conn in [c for idle in self._idle.values() for c in idle] + list(self._busy):
             conn.abort()
         self._idle.clear()

@@ -222,7 +222,7 @@ class _Connection(asyncio.Protocol):
         self.read_paused = False
         self.closed = False
         self.drain_waiter: asyncio.Future[None] | None = None
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.last_active = time.monotonic()
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_size = 0
@@ -236,12 +236,10 @@ class _Connection(asyncio.Protocol):
         self.client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
         self.sockname = (str(sock[0]), int(sock[1])) if isinstance(sock, tuple) else None
         self.server.connections.add(self)
-        self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.server.connections.discard(self)
-        self._cancel_idle()
         for cycle in (self.active, self.parsing, *self.queue):
             if cycle is not None:
                 cycle.disconnected = True
@@ -251,7 +249,7 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        self._cancel_idle()
+        self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -382,7 +380,7 @@ class _Connection(asyncio.Protocol):
             if self.server.shutting_down:
                 self.close()
                 return
-            self._arm_idle()
+            self.last_active = time.monotonic()
 
     def close(self) -> None:
         if not self.closed and self.transport is not None:
@@ -401,14 +399,11 @@ class _Connection(asyncio.Protocol):
                        b"connection: close\r\n\r\n%b" % (status, _REASONS.get(status, b""), len(body), body))
         self.close()
 
-    def _arm_idle(self) -> None:
-        if self.idle_timer is None and self.active is None:
-            self.idle_timer = self.loop.call_later(self.server.keepalive_timeout, self.close)
-
-    def _cancel_idle(self) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+    def idle_for(self, now: float) -> float:
+        """Seconds this keep-alive connection has waited for a request (0 while one is in progress)."""
+        if self.active is not None or self.parsing is not None:
+            return 0.0
+        return now - self.last_active
 
 
 class _HeadTooLarge(Exception):
@@ -452,10 +447,21 @@ class EdgeServer:
                 self.loop.add_signal_handler(sig, self._stop.set)
         log.info("serving on http://%s:%d", self.host, self.port)
         self.started.set()
+        ticker = self.loop.create_task(self._close_idle_connections())
         try:
             await self._stop.wait()
         finally:
+            ticker.cancel()
             await self._close()
+
+    async def _close_idle_connections(self) -> None:
+        """Close keep-alive connections idle for ``keepalive_timeout`` (one ticker, not a timer per request)."""
+        period = min(1.0, self.keepalive_timeout / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for conn in [c for c in self.connections if c.idle_for(now) >= self.keepalive_timeout]:
+                conn.close()
 
     def shutdown(self) -> None:
         self._stop.set()
