@@ -202,12 +202,13 @@ class APIGateway:
                       budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug)
         limited = self._limit_stage = RateLimitStage(proxy, self.rules, self._limiter, self.clients, self.metrics)
         authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
-        router = Router(authed, create_admin_app(self, self.settings), self._lookup)
+        router = Router(authed, create_admin_app(self, self.settings), self.registry.get, self._lookup_missing)
         return ErrorHandling(RequestId(router, self.metrics))
 
-    async def _lookup(self, service: str) -> Pool | None:
-        pool = self.registry.get(service)
-        if pool is None and self.shared is not None and self._clock() - self._last_miss_reload > _MISS_RELOAD_INTERVAL:
+    async def _lookup_missing(self, service: str) -> Pool | None:
+        """A service this process does not know may have been registered on another one: reload (rate-limited)."""
+        pool = None
+        if self.shared is not None and self._clock() - self._last_miss_reload > _MISS_RELOAD_INTERVAL:
             self._last_miss_reload = self._clock()
             await self._shared_call(self.shared.load())
             pool = self.registry.get(service)

@@ -327,10 +327,13 @@ class UpstreamPool:
         the instance stays silent for ``read_timeout`` seconds (connecting, then between reads).
         ``retry_stale``: when a reused keep-alive connection turns out to be closed before any response
         byte, resend on a new connection (only for a replayable body)."""
-        origin = self.origin(base)
+        origin = self._origins.get(base) or self.origin(base)
         replayable = body is None or isinstance(body, bytes)
         while True:
-            conn, reused = await self._acquire(origin, read_timeout)
+            conn = self._idle_connection(origin)
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(origin, read_timeout)
             try:
                 return await self._exchange(conn, origin, method, target, headers, body, read_timeout)
             except UpstreamError:
@@ -342,13 +345,16 @@ class UpstreamPool:
                 conn.abort()
                 raise
 
-    async def _acquire(self, origin: Origin, connect_within: float) -> tuple[_Connection, bool]:
+    def _idle_connection(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin.key)
         while idle:
             conn = idle.pop()
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 self._busy.add(conn)
-                return conn, True
+                return conn
+        return None
+
+    async def _connect(self, origin: Origin, connect_within: float) -> _Connection:
         loop = self.loop
         tls: ssl.SSLContext | None = None
         if origin.tls:
@@ -365,7 +371,7 @@ class UpstreamPool:
         except OSError as exc:
             raise UpstreamError(f"could not connect to {origin.host}:{origin.port}: {exc}") from exc
         self._busy.add(conn)
-        return conn, False
+        return conn
 
     async def _exchange(self, conn: _Connection, origin: Origin, method: str, target: bytes, headers: Headers,
                         body: bytes | AsyncIterable[bytes] | None, read_timeout: float) -> UpstreamResponse:

@@ -17,10 +17,12 @@ _RESERVED_BYTES = frozenset(name.encode() for name in RESERVED)
 
 
 class Router:
-    def __init__(self, proxy_chain: ASGIApp, admin: ASGIApp, lookup: Callable[[str], Awaitable[Pool | None]]) -> None:
+    def __init__(self, proxy_chain: ASGIApp, admin: ASGIApp, lookup: Callable[[str], Pool | None],
+                 lookup_missing: Callable[[str], Awaitable[Pool | None]]) -> None:
         self.proxy_chain = proxy_chain
         self.admin = admin
-        self.lookup = lookup
+        self.lookup = lookup  # this process's registry
+        self.lookup_missing = lookup_missing  # asks the shared registry (Redis), only on a miss
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw: bytes = scope.get("raw_path") or scope["path"].encode()  # raw_path never holds the query
@@ -38,7 +40,9 @@ class Router:
             await self.admin(scope, receive, tag)
             return
         service, upstream_path = split_target(raw)
-        pool = await self.lookup(service)
+        pool = self.lookup(service)
+        if pool is None:
+            pool = await self.lookup_missing(service)
         if pool is None or not pool.instances:
             raise NotFound(f"no service named {service!r} is registered", details={"service": service})
         ctx.pool = pool
