@@ -123,9 +123,9 @@ class _Cycle:
             start = self.pending_start
             if start is None:
                 raise RuntimeError("http.response.body before http.response.start")
+            out.append(self._head(start, body, more))  # may refuse a header: nothing is sent then
             self.pending_start = None
             self.started = True
-            out.append(self._head(start, body, more))
         if self.is_head or self.no_body:
             body = b""
         if self.chunked:
@@ -159,6 +159,8 @@ class _Cycle:
                 continue
             elif lname == b"transfer-encoding":
                 continue  # framing is this server's business
+            if b"\n" in value or b"\r" in value or b"\n" in name or b"\r" in name:
+                raise RuntimeError(f"response header {name!r} holds a line break")  # no response splitting
             parts += (name, b": ", value, b"\r\n")
         if not has_length and not no_body:
             if not more:
@@ -171,6 +173,8 @@ class _Cycle:
                 self.keep_alive = False  # HTTP/1.0 without a length: the body ends with the connection
         if not self.keep_alive:
             parts.append(b"connection: close\r\n")
+        elif self.scope["http_version"] == "1.0":  # an HTTP/1.0 client closes unless told otherwise
+            parts.append(b"connection: keep-alive\r\n")
         parts.append(b"\r\n")
         return b"".join(parts)
 

@@ -42,6 +42,11 @@ class Recorder:
         path = scope["path"]
         if path == "/boom":
             raise RuntimeError("secret internal detail")
+        if path == "/split":  # a header value that would split the response
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"x-evil", b"a\r\nset-cookie: stolen=1")]})
+            await send({"type": "http.response.body", "body": b"never"})
+            return
         if path == "/stream":  # no length: chunked, the first part before the second is released
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"first;", "more_body": True})
@@ -191,7 +196,21 @@ async def test_bad_requests_get_a_4xx_or_501_and_the_connection_closes(raw: byte
 async def test_application_error_is_a_plain_500_without_details() -> None:
     async with edge(Recorder()) as server:
         data = await exchange(server.port, b"GET /boom HTTP/1.1\r\nHost: h\r\n\r\n")
+        split = await exchange(server.port, b"GET /split HTTP/1.1\r\nHost: h\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 500 ") and b"secret internal detail" not in data and b"Traceback" not in data
+    assert split.startswith(b"HTTP/1.1 500 ") and b"stolen" not in split and b"never" not in split
+
+
+async def test_http10_keep_alive_is_acknowledged() -> None:
+    async with edge(Recorder()) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        for _ in range(2):  # two requests on one HTTP/1.0 connection
+            writer.write(b"GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            assert b"connection: keep-alive" in head.lower()
+        writer.close()
 
 
 async def test_disconnect_reaches_the_app_and_lifespan_runs() -> None:
