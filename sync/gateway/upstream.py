@@ -135,6 +135,9 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.head_future is None and self.response is None:
+            self.abort()  # bytes nobody asked for (an idle connection's "408", garbage): not reusable
+            return
         self.got_bytes = True
         self.last_read = time.monotonic()
         try:

@@ -209,3 +209,31 @@ async def test_silence_times_out_and_garbage_is_an_error() -> None:
         await pool.aclose()
     with pytest.raises(UpstreamError):  # nothing listens there any more
         await pool.request(url, "GET", b"/", [], None, read_timeout=1)
+
+
+async def test_unsolicited_bytes_on_an_idle_connection_retire_it() -> None:
+    """Some servers send a 408 on a keep-alive connection before closing it: that is no answer to the
+    next request, and the connection is not used again."""
+    def make(server: RawServer) -> Handler:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await server.read_request(reader)
+            writer.write(ok(b"first"))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(5)
+        return handle
+
+    pool = UpstreamPool()
+    async with raw_server(make) as (server, url):
+        resp = await pool.request(url, "GET", b"/", [], None, read_timeout=2)
+        assert await resp.read() == b"first"
+        resp.release()
+        await asyncio.sleep(0.2)
+        assert pool.idle_count() == 0
+        resp = await pool.request(url, "GET", b"/", [], None, read_timeout=2)
+        assert resp.status == 200 and await resp.read() == b"first"
+        resp.release()
+        await pool.aclose()
+    assert server.connections == 2
