@@ -28,6 +28,7 @@ from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.gateway.ratelimit.memory import MemoryLimiter
 from sync.gateway.ratelimit.redis_limiter import RedisLimiter
+from sync.gateway.ratelimit.resp import RespClient, RespError
 from sync.gateway.ratelimit.rules import RuleTable
 from sync.gateway.registry import Registry
 from sync.gateway.retry import RetryBudget
@@ -68,7 +69,7 @@ class APIGateway:
         self.budget = RetryBudget(clock=clock)
         self.upstreams = UpstreamPool()
         self._redis: aioredis.Redis | None = None
-        self._limits_redis: aioredis.Redis | None = None
+        self._limits_resp: RespClient | None = None  # the rate limiter's pipelined connection
         self.shared: SharedState | None = None
         self.redis_limits = self._limits_url is not None
         self._limiter: MemoryLimiter | RedisLimiter = MemoryLimiter(clock)
@@ -129,13 +130,15 @@ class APIGateway:
         status = "ok" if all(d["status"] == "ok" for d in deps.values()) else "degraded"
         redis_url = self._limits_url or self.redis_url
         if redis_url:
-            client = self._limits_redis or self._redis
             try:
-                if client is None:
+                if self._limits_resp is not None:
+                    await self._limits_resp.ping()
+                elif self._redis is not None:
+                    await self._redis.ping()
+                else:
                     raise RedisError("not connected yet")
-                await client.ping()
                 deps["redis"] = {"status": "ok"}
-            except (RedisError, OSError) as exc:
+            except (RedisError, RespError, OSError) as exc:
                 deps["redis"] = {"status": "down", "error": str(exc)}
                 status = "degraded"
         code = 503 if deps.get("redis", {}).get("status") == "down" and self.settings.RATE_LIMIT_FAIL_CLOSED else 200
@@ -152,8 +155,8 @@ class APIGateway:
             if self._started:
                 return
             if self._limits_url:
-                self._limits_redis = _redis_client(self._limits_url)
-                self._limiter = RedisLimiter(self._limits_redis, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
+                self._limits_resp = RespClient(self._limits_url, timeout=1.0, connect_timeout=0.5)
+                self._limiter = RedisLimiter(self._limits_resp, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
                                              on_error=self._count_backend_error)
                 self._limit_stage.limiter = self._limiter
             if self.redis_url:
@@ -182,9 +185,11 @@ class APIGateway:
         if self.shared is not None:
             await self.shared.aclose()
         await self.upstreams.aclose()
-        for client in {id(c): c for c in (self._redis, self._limits_redis) if c is not None}.values():
-            await client.aclose()
-        self._redis = self._limits_redis = None
+        if self._redis is not None:
+            await self._redis.aclose()
+        if self._limits_resp is not None:
+            await self._limits_resp.aclose()
+        self._redis = self._limits_resp = None
         self.shared = None
         self._limiter = self._limit_stage.limiter = MemoryLimiter(self._clock)
         self._started = False

@@ -16,13 +16,11 @@ import os
 import time
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from sync.errors import UpstreamUnavailable
 from sync.gateway.models import RateLimit
 from sync.gateway.ratelimit.decision import Decision
 from sync.gateway.ratelimit.memory import MemoryLimiter
+from sync.gateway.ratelimit.resp import RespClient, RespError
 
 log = logging.getLogger("sync.gateway.ratelimit")
 
@@ -77,10 +75,11 @@ _BACKOFF = 1.0
 
 
 class RedisLimiter:
-    def __init__(self, client: aioredis.Redis, *, fail_closed: bool, on_error: Callable[[], None],
+    """``client`` is the pipelined :class:`RespClient` (one per process); the limiter does not close it."""
+
+    def __init__(self, client: RespClient, *, fail_closed: bool, on_error: Callable[[], None],
                  prefix: str = "gw:rl") -> None:
         self._client = client
-        self._script = client.register_script(LUA)
         self._fail_closed = fail_closed
         self._on_error = on_error
         self._prefix = prefix
@@ -94,12 +93,11 @@ class RedisLimiter:
             return self._degraded(key, limit, None)
         base = f"{self._prefix}:{{{key}}}"
         try:
-            allowed, remaining, ms = await self._script(
-                keys=[base + ":t", base + ":m", base + ":h"],
-                args=[limit.requests_per_minute, limit.requests_per_hour, limit.burst_limit,
-                      f"{self._pid}.{next(self._ids)}"],
-            )
-        except (RedisError, OSError) as exc:
+            allowed, remaining, ms = await self._client.run_script(
+                LUA, [base + ":t", base + ":m", base + ":h"],
+                [limit.requests_per_minute, limit.requests_per_hour, limit.burst_limit,
+                 f"{self._pid}.{next(self._ids)}"])
+        except (RespError, OSError) as exc:
             self._down_until = time.monotonic() + _BACKOFF
             return self._degraded(key, limit, exc)
         self._down_until = 0.0
