@@ -12,8 +12,9 @@ p50/p99 latency each adds (goal: gateway p50 <= 1 ms); with 10 closed-loop conne
 proxy's p50 is mostly queueing (10 / its requests per second), so the same figures are also printed for
 one connection, where nothing queues. It also prints each proxy's CPU time per request, which other
 load on the machine disturbs far less than requests/s, and, for reference, the same gateway served by
-uvicorn (what the seed's ``uvicorn.run(gateway.app)`` gets) and a featureless raw-ASGI forwarder on
-uvicorn with an aiohttp session (the SPEC's reference).
+uvicorn (what the seed's ``uvicorn.run(gateway.app)`` gets), the gateway with its limits shared through
+Redis (``--redis-url``, default ``REDIS_URL`` or db 14 of a local Redis; skipped when none answers),
+and a featureless raw-ASGI forwarder on uvicorn with an aiohttp session (the SPEC's reference).
 Every process it starts is stopped at the end. Timings are noisy on a shared 2-core machine.
 """
 
@@ -95,12 +96,14 @@ def start_nginx(conf: Path) -> subprocess.Popen[bytes]:
 
 
 def start_gateway(port: int, backend: int, factory: str = "gateway:make_app", *,
-                  edge: bool = False) -> subprocess.Popen[bytes]:
+                  edge: bool = False, limits_redis: str | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "JWT_SECRET": SECRET, "BENCH_BACKEND": f"http://127.0.0.1:{backend}",
            "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}", "HEALTH_CHECK_INTERVAL": "5",
            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}", "LOG_LEVEL": "WARNING"}
     for key in ("REDIS_URL", "RATE_LIMIT_REDIS_URL"):
         env.pop(key, None)
+    if limits_redis:
+        env["RATE_LIMIT_REDIS_URL"] = limits_redis
     if edge:
         return subprocess.Popen([sys.executable, "-m", "sync.web.edge", factory, "--factory", "--host", "127.0.0.1",
                                  "--port", str(port)], cwd=ROOT, env=env)
@@ -194,7 +197,10 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
     parser.add_argument("--latency-connections", type=int, default=10)
     parser.add_argument("--latency-duration", type=float, default=5.0)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+                        help="Redis for the extra run with limits shared through Redis (skipped if unreachable)")
     args = parser.parse_args()
+    redis_url = args.redis_url if redis_reachable(args.redis_url) else None
 
     subprocess.run(["bash", str(ROOT / "bench" / "install_tools.sh")], check=True)
     sys.path.insert(0, str(ROOT))
@@ -208,7 +214,7 @@ def main() -> int:
         (work / "www").mkdir()
         (work / "www" / "item.json").write_bytes(BODY)
         (work / "www" / "health").write_bytes(b'{"status":"ok"}\n')
-        backend, proxy, gateway, plain, seed = free_port(), free_port(), free_port(), free_port(), free_port()
+        backend, proxy, gateway, plain, seed, shared = (free_port() for _ in range(6))
         try:
             procs.append(start_nginx(nginx_conf(work, "backend", backend, f"""
     server {{ listen 127.0.0.1:{backend}; root {work}/www; default_type application/json;
@@ -221,6 +227,8 @@ def main() -> int:
             procs.append(start_gateway(gateway, backend, edge=True))
             procs.append(start_gateway(plain, backend, "gateway:make_featureless_app"))
             procs.append(start_gateway(seed, backend))
+            if redis_url:
+                procs.append(start_gateway(shared, backend, edge=True, limits_redis=redis_url))
             wait_http(backend, "/item.json")
             wait_http(plain, "/static/item.json")
             wait_http(proxy, "/static/item.json")
@@ -239,6 +247,12 @@ def main() -> int:
             seed_url = f"http://127.0.0.1:{seed}/static/item.json"
             wrk(seed_url, args.connections, 2, token)
             u = measured(seed_url, args.connections, args.duration, procs[4].pid, token)
+            r: dict[str, float] | None = None
+            if redis_url:
+                shared_url = f"http://127.0.0.1:{shared}/static/item.json"
+                wait_http(shared, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
+                wrk(shared_url, args.connections, 2, token)
+                r = measured(shared_url, args.connections, args.duration, procs[5].pid, token)
             c = args.latency_connections
             d = wrk(direct_url, c, args.latency_duration)
             nl = wrk(nginx_url, c, args.latency_duration)
@@ -263,6 +277,11 @@ def main() -> int:
           f"(non-2xx {n['non2xx']:.0f})")
     print(f"  our gateway         : {g['rps']:10.0f} req/s  {g['cpu_us']:7.1f} us CPU/request  "
           f"(non-2xx {g['non2xx']:.0f}; JWT, rate limit, breakers, metrics on; 429s: {limited:.0f})")
+    if r is not None:
+        print(f"  limits on Redis     : {r['rps']:10.0f} req/s  {r['cpu_us']:7.1f} us CPU/request  "
+              f"(the same gateway with RATE_LIMIT_REDIS_URL: one script call per request; non-2xx {r['non2xx']:.0f})")
+    else:
+        print(f"  limits on Redis     : skipped (no Redis answers at {args.redis_url})")
     print(f"  same gateway, uvicorn: {u['rps']:9.0f} req/s  {u['cpu_us']:7.1f} us CPU/request  "
           "(what the seed's uvicorn.run(gateway.app) gets)")
     print(f"  featureless forwarder: {f['rps']:9.0f} req/s  {f['cpu_us']:7.1f} us CPU/request  "
@@ -285,6 +304,18 @@ def main() -> int:
     print(f"  via our gateway     : {g1['p50']:.3f} / {g1['p99']:.3f}   added {added1:.3f} / "
           f"{g1['p99'] - d1['p99']:.3f}  (p50 added <= 1 ms: {'met' if added1 <= 1.0 else 'MISSED'})")
     return 0
+
+
+def redis_reachable(url: str) -> bool:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        client.ping()
+        client.close()
+        return True
+    except Exception:
+        return False
 
 
 def urllib_open(url: str) -> Any:
