@@ -36,6 +36,19 @@ def _rolling_mean(cum: Array, t_index: npt.NDArray[np.int64], window: int) -> Ar
     return (cum[:, t_index] - cum[:, lo]) / count
 
 
+ORDER_ALPHAS = (0.1, 0.3, 0.5)
+SIZE_WINDOW = 52
+ORDER_LEVEL = "ordmean4"  # the orders-based level the global model starts from (see gbm.py)
+
+
+def order_size(y: Array, orders: Array, window: int = SIZE_WINDOW) -> Array:
+    """Units per order over the last ``window`` periods of each SKU; NaN where it had no orders."""
+    qty = y[:, -window:].sum(axis=1)
+    count = orders[:, -window:].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(count > 0, qty / count, np.nan)
+
+
 def _ewm(y: Array, alpha: float) -> Array:
     """Exponentially weighted level known at each origin t (column t uses y[:, :t]); vectorised over SKUs."""
     n, length = y.shape
@@ -110,6 +123,10 @@ def origin_features(panel: Panel, scale: Array) -> OriginFeatures:
         names.append("log_price")
         cols.append(ppad / ref)
         names.append("price_ratio26")
+    if panel.orders is not None:
+        cols_o, names_o = _order_features(panel, scale, t_index, cum)
+        cols += cols_o
+        names += names_o
     if panel.promotion is not None:
         promo = np.concatenate([np.zeros((n, 1)), panel.promotion], axis=1)
         cols.append(promo)
@@ -119,6 +136,37 @@ def origin_features(panel: Panel, scale: Array) -> OriginFeatures:
         names.append("promo8")
     values = np.stack(cols, axis=2).astype(np.float32)
     return OriginFeatures(values=values, names=names, scaled_y=y, scale=scale)
+
+
+def _order_features(
+    panel: Panel, scale: Array, t_index: npt.NDArray[np.int64], cum_scaled: Array
+) -> tuple[list[Array], list[str]]:
+    """Demand levels from order counts: recent orders per period x long-run units per order.
+
+    A week lifted by one bulk order has a large quantity but a single order, so these levels move with
+    the number of buyers, not with one buyer's order size (``orders`` is optional in the history).
+    """
+    assert panel.orders is not None
+    n = panel.y.shape[0]
+    orders = panel.orders
+    cum_o = np.concatenate([np.zeros((n, 1)), np.cumsum(orders, axis=1)], axis=1)
+    cum_y = cum_scaled * scale[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        def size(window: int) -> Array:
+            count = _rolling_mean(cum_o, t_index, window)
+            return np.where(count > 0, _rolling_mean(cum_y, t_index, window) / count, np.nan)
+
+        size_long = size(SIZE_WINDOW) / scale[:, None]  # scaled units per order
+        cols: list[Array] = [_ewm(orders, alpha) * size_long for alpha in ORDER_ALPHAS]
+        names = [f"ordlvl{alpha}" for alpha in ORDER_ALPHAS]
+        for window in (4, 8):
+            cols.append(_rolling_mean(cum_o, t_index, window) * size_long)
+            names.append(f"ordmean{window}")
+        cols.append(size(13) / (size_long * scale[:, None]))
+        names.append("size_ratio")
+    cols.append(_rolling_mean(cum_o, t_index, 8))
+    names.append("orders_m8")
+    return cols, names
 
 
 def _target_features(

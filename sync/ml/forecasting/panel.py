@@ -15,7 +15,10 @@ from sync.errors import ValidationFailed
 
 Array = npt.NDArray[np.float64]
 REQUIRED = ("sku", "date", "quantity")
-OPTIONAL = ("price", "promotion")
+OPTIONAL = ("price", "promotion", "orders")
+# How each optional column combines within a period: price and promotion are averaged, order counts
+# (distinct orders behind the period's quantity) are summed.
+_AGG = {"price": "mean", "promotion": "mean", "orders": "sum"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Panel:
     price: Array | None
     promotion: Array | None
     freq: str
+    orders: Array | None = None  # distinct orders per period, when the history says
 
     @property
     def n_periods(self) -> int:
@@ -42,6 +46,7 @@ class Panel:
             price=None if self.price is None else self.price[:, :end],
             promotion=None if self.promotion is None else self.promotion[:, :end],
             freq=self.freq,
+            orders=None if self.orders is None else self.orders[:, :end],
         )
 
     def future_dates(self, horizon: int) -> pd.DatetimeIndex:
@@ -72,11 +77,12 @@ def validate_horizon(horizon: object) -> int:
 
 
 def to_panel(history: pd.DataFrame, freq: str = "W-SUN") -> Panel:
-    """Check ``history`` (long: sku, date, quantity[, price, promotion]) and build a dense panel.
+    """Check ``history`` (long: sku, date, quantity[, price, promotion, orders]) and build a dense panel.
 
-    Dates are snapped to the end of their ``freq`` period and summed within it (quantity) or averaged
-    (price, promotion); missing periods get quantity 0, price carried forward, promotion 0. A period
-    whose net quantity is negative (more returned than sold) counts as 0.
+    Dates are snapped to the end of their ``freq`` period and summed within it (quantity, orders) or
+    averaged (price, promotion); missing periods get quantity 0, price carried forward, promotion 0,
+    orders 0. A period whose net quantity is negative (more returned than sold) counts as 0.
+    ``orders`` (how many distinct orders the period's quantity came from) must be a non-negative count.
     """
     if not isinstance(history, pd.DataFrame):
         raise ValidationFailed("history must be a pandas DataFrame", details={"field": "history"})
@@ -106,7 +112,14 @@ def to_panel(history: pd.DataFrame, freq: str = "W-SUN") -> Panel:
     present = [c for c in OPTIONAL if c in history.columns]
     for column in present:
         frame[column] = _numeric(history, column).to_numpy()
-    agg: dict[str, str] = {"quantity": "sum", **{c: "mean" for c in present}}
+    if "orders" in present:
+        orders = frame["orders"]
+        if orders.isna().any() or (orders < 0).any() or not np.isfinite(orders).all():
+            raise ValidationFailed(
+                "column 'orders' must be a non-negative count of orders, without missing values",
+                details={"column": "orders"},
+            )
+    agg: dict[str, str] = {"quantity": "sum", **{c: _AGG[c] for c in present}}
     grouped = frame.groupby(["sku", "date"], sort=True).agg(agg)
     all_dates = pd.date_range(grouped.index.get_level_values("date").min(),
                               grouped.index.get_level_values("date").max(), freq=freq)
@@ -123,4 +136,8 @@ def to_panel(history: pd.DataFrame, freq: str = "W-SUN") -> Panel:
     if "promotion" in present:
         wide_m = grouped["promotion"].unstack("date").reindex(columns=all_dates)
         promotion = wide_m.fillna(0.0).to_numpy(dtype=np.float64)
-    return Panel(skus=skus, dates=all_dates, y=y, price=price, promotion=promotion, freq=freq)
+    orders = None
+    if "orders" in present:
+        wide_o = grouped["orders"].unstack("date").reindex(columns=all_dates)
+        orders = wide_o.fillna(0.0).to_numpy(dtype=np.float64)
+    return Panel(skus=skus, dates=all_dates, y=y, price=price, promotion=promotion, freq=freq, orders=orders)

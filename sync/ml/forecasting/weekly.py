@@ -47,12 +47,14 @@ def sales_lines(transactions: pd.DataFrame) -> pd.DataFrame:
 def weekly_history(
     transactions: pd.DataFrame, *, min_nonzero_weeks: int = 52, freq: str = "W-SUN"
 ) -> pd.DataFrame:
-    """Weekly long history ``sku, date, quantity, price`` per the SPEC's benchmark method.
+    """Weekly long history ``sku, date, quantity, price, orders`` per the SPEC's benchmark method.
 
     Sums sales per StockCode per week ending Sunday, drops the partial first and last weeks, fills
     missing weeks with 0 and keeps SKUs with at least ``min_nonzero_weeks`` non-zero weeks. ``price``
     is the quantity-weighted mean sale price of the week, carried forward (then back) over weeks
-    without sales, so it is known for every week.
+    without sales, so it is known for every week. ``orders`` is the number of distinct invoices the
+    week's quantity came from (0 in weeks without sales): derived from the same lines, so a week's
+    value never depends on any other week. The quantity stays the SPEC's weekly sum.
     """
     sales = sales_lines(transactions)
     if sales.empty:
@@ -67,9 +69,12 @@ def weekly_history(
             "date": week_end.to_numpy(),
             "quantity": sales["Quantity"].to_numpy(),
             "revenue": (sales["Quantity"] * sales["Price"]).to_numpy(),
+            "invoice": sales["Invoice"].astype(str).to_numpy(),
         }
     )
-    weekly = frame.groupby(["sku", "date"], sort=True, observed=True).sum()
+    grouped = frame.groupby(["sku", "date"], sort=True, observed=True)
+    weekly = grouped[["quantity", "revenue"]].sum()
+    weekly["orders"] = grouped["invoice"].nunique().astype("float64")
     # A week is full when its seven days all lie inside the data's span.
     first_full = pd.Period(first_day, freq).end_time.normalize()
     if first_full - pd.Timedelta(days=6) < first_day:
@@ -88,4 +93,4 @@ def weekly_history(
         price = np.where(weekly["quantity"] > 0, weekly["revenue"] / weekly["quantity"], np.nan)
     weekly["price"] = price
     weekly["price"] = weekly.groupby("sku")["price"].transform(lambda s: s.ffill().bfill())
-    return weekly[["sku", "date", "quantity", "price"]].reset_index(drop=True)
+    return weekly[["sku", "date", "quantity", "price", "orders"]].reset_index(drop=True)
