@@ -186,7 +186,8 @@ async def test_expect_100_continue_is_answered_before_the_body() -> None:
     (b"GARBAGE\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
     (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 501),
-], ids=["malformed", "head-too-large", "upgrade"])
+    (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+], ids=["malformed", "head-too-large", "upgrade", "smuggling-cl-and-te"])
 async def test_bad_requests_get_a_4xx_or_501_and_the_connection_closes(raw: bytes, status: int) -> None:
     async with edge(Recorder()) as server:
         data = await exchange(server.port, raw)
