@@ -159,24 +159,30 @@ class _Cycle:
                 continue
             elif lname == b"transfer-encoding":
                 continue  # framing is this server's business
-            if b"\n" in value or b"\r" in value or b"\n" in name or b"\r" in name:
-                raise RuntimeError(f"response header {name!r} holds a line break")  # no response splitting
             parts += (name, b": ", value, b"\r\n")
+        extra: list[bytes] = []
         if not has_length and not no_body:
             if not more:
-                parts.append(b"content-length: %d\r\n" % len(body))
+                extra.append(b"content-length: %d\r\n" % len(body))
             elif self.scope["http_version"] == "1.1":
                 self.chunked = not self.is_head
                 if self.chunked:
-                    parts.append(b"transfer-encoding: chunked\r\n")
+                    extra.append(b"transfer-encoding: chunked\r\n")
             else:
                 self.keep_alive = False  # HTTP/1.0 without a length: the body ends with the connection
         if not self.keep_alive:
-            parts.append(b"connection: close\r\n")
+            extra.append(b"connection: close\r\n")
         elif self.scope["http_version"] == "1.0":  # an HTTP/1.0 client closes unless told otherwise
-            parts.append(b"connection: keep-alive\r\n")
+            extra.append(b"connection: keep-alive\r\n")
+        # status line, date, one line per header, the extra lines, the blank line: no other line break may
+        # appear (a CR or LF inside a header would split the response), checked with two counts
+        lines = 2 + (len(parts) - 2) // 4 + len(extra) + 1
+        parts += extra
         parts.append(b"\r\n")
-        return b"".join(parts)
+        head = b"".join(parts)
+        if head.count(b"\n") != lines or head.count(b"\r") != lines:
+            raise RuntimeError("a response header holds a line break")
+        return head
 
     async def run(self, app: Any) -> None:
         try:
