@@ -7,9 +7,10 @@ writes a response's head together with its first body part, keeps the ASGI contr
 its admin app use (http scope, streamed request and response bodies, ``http.disconnect``, lifespan),
 and no more. The services behind the gateway stay on uvicorn.
 
-HTTP/1.1 behaviour: keep-alive (closed after ``keepalive_timeout`` idle seconds), pipelined requests
-answered in order, ``Expect: 100-continue``, chunked bodies both ways, HEAD answered without a body,
-``Connection: close`` and HTTP/1.0 honoured. A malformed request gets a 400, a request head over
+HTTP/1.1 behaviour: keep-alive (closed after ``keepalive_timeout`` idle seconds; a request head still
+incomplete after ``head_timeout`` seconds gets a 408, so slow-header clients cannot hold connections),
+pipelined requests answered in order, ``Expect: 100-continue``, chunked bodies both ways, HEAD answered
+without a body, ``Connection: close`` and HTTP/1.0 honoured. A malformed request gets a 400, a request head over
 ``max_head_bytes`` a 431, an upgrade request a 501; each then closes the connection. Request bodies
 are read as the application asks for them (reading from the socket pauses while it lags).
 """
@@ -233,6 +234,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.last_active = time.monotonic()
+        self.head_started = 0.0  # when the request head now being read began (0: none)
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_size = 0
@@ -281,6 +283,7 @@ class _Connection(asyncio.Protocol):
 
     # --- httptools callbacks ------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.head_started = time.monotonic()
         self.url = b""
         self.headers = []
         self.head_size = 0
@@ -302,6 +305,7 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self.head_started = 0.0
         parser = self.parser
         url = self.url
         query = b""
@@ -409,6 +413,13 @@ class _Connection(asyncio.Protocol):
                        b"connection: close\r\n\r\n%b" % (status, _REASONS.get(status, b""), len(body), body))
         self.close()
 
+    def head_overdue(self, now: float) -> bool:
+        """Has a request head been trickling in for longer than ``head_timeout`` (slowloris)?"""
+        return bool(self.head_started) and now - self.head_started > self.server.head_timeout
+
+    def time_out_head(self) -> None:
+        self._refuse(408, b"request head not received in time")
+
     def idle_for(self, now: float) -> float:
         """Seconds this keep-alive connection has waited for a request (0 while one is in progress)."""
         if self.active is not None or self.parsing is not None:
@@ -424,12 +435,14 @@ class EdgeServer:
     """``await EdgeServer(app, host=..., port=...).serve()`` runs until :meth:`shutdown` or a signal."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 8000, keepalive_timeout: float = 5.0,
-                 max_head_bytes: int = 64 * 1024, graceful_timeout: float = 5.0, lifespan: bool = True) -> None:
+                 max_head_bytes: int = 64 * 1024, head_timeout: float = 10.0, graceful_timeout: float = 5.0,
+                 lifespan: bool = True) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.keepalive_timeout = keepalive_timeout
         self.max_head_bytes = max_head_bytes
+        self.head_timeout = head_timeout
         self.graceful_timeout = graceful_timeout
         self.use_lifespan = lifespan
         self.clock = _Clock()
@@ -465,13 +478,17 @@ class EdgeServer:
             await self._close()
 
     async def _close_idle_connections(self) -> None:
-        """Close keep-alive connections idle for ``keepalive_timeout`` (one ticker, not a timer per request)."""
-        period = min(1.0, self.keepalive_timeout / 4)
+        """Close keep-alive connections idle for ``keepalive_timeout`` and answer 408 to request heads still
+        incomplete after ``head_timeout`` (one ticker, not a timer per request)."""
+        period = min(1.0, self.keepalive_timeout / 4, self.head_timeout / 4)
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
-            for conn in [c for c in self.connections if c.idle_for(now) >= self.keepalive_timeout]:
-                conn.close()
+            for conn in list(self.connections):
+                if conn.head_overdue(now):
+                    conn.time_out_head()
+                elif conn.idle_for(now) >= self.keepalive_timeout:
+                    conn.close()
 
     def shutdown(self) -> None:
         self._stop.set()

@@ -239,3 +239,15 @@ async def test_idle_keep_alive_connection_is_closed_after_the_timeout() -> None:
         data = await asyncio.wait_for(reader.read(), 5)  # returns once the server closes
         writer.close()
     assert data.startswith(b"HTTP/1.1 200") and b"connection: close" not in data.lower()
+
+
+async def test_request_head_trickling_in_too_slowly_gets_408() -> None:
+    async with edge(Recorder(), head_timeout=0.3) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /x HTTP/1.1\r\nHost: h\r\n")
+        for _ in range(2):  # a header line now and then, the head never finished
+            await asyncio.sleep(0.1)
+            writer.write(b"X-Slow: 1\r\n")
+        data = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
