@@ -7,12 +7,13 @@ writes a response's head together with its first body part, keeps the ASGI contr
 its admin app use (http scope, streamed request and response bodies, ``http.disconnect``, lifespan),
 and no more. The services behind the gateway stay on uvicorn.
 
-HTTP/1.1 behaviour: keep-alive (closed after ``keepalive_timeout`` idle seconds; a request head still
-incomplete after ``head_timeout`` seconds gets a 408, so slow-header clients cannot hold connections),
-pipelined requests answered in order, ``Expect: 100-continue``, chunked bodies both ways, HEAD answered
-without a body, ``Connection: close`` and HTTP/1.0 honoured. A malformed request gets a 400, a request head over
-``max_head_bytes`` a 431, an upgrade request a 501; each then closes the connection. Request bodies
-are read as the application asks for them (reading from the socket pauses while it lags).
+HTTP/1.1 behaviour: keep-alive (closed after ``keepalive_timeout`` idle seconds), pipelined requests
+answered in order, ``Expect: 100-continue``, chunked bodies both ways, HEAD answered without a body,
+``Connection: close`` and HTTP/1.0 honoured. A malformed request gets a 400, a request head over
+``max_head_bytes`` a 431, an upgrade request a 501, a request head still incomplete after
+``head_timeout`` seconds (or a body silent that long while the application waits for it) a 408, so slow
+clients cannot hold connections; each then closes the connection. Request bodies are read as the
+application asks for them (reading from the socket pauses while it lags).
 """
 
 from __future__ import annotations
@@ -414,11 +415,17 @@ class _Connection(asyncio.Protocol):
         self.close()
 
     def head_overdue(self, now: float) -> bool:
-        """Has a request head been trickling in for longer than ``head_timeout`` (slowloris)?"""
-        return bool(self.head_started) and now - self.head_started > self.server.head_timeout
+        """Has a request head been trickling in for longer than ``head_timeout`` (slowloris), or has the
+        application waited on a silent request body for that long?"""
+        timeout = self.server.head_timeout
+        if self.head_started:
+            return now - self.head_started > timeout
+        cycle = self.active
+        return (cycle is not None and not cycle.body_done and cycle.waiter is not None
+                and now - self.last_active > timeout)
 
     def time_out_head(self) -> None:
-        self._refuse(408, b"request head not received in time")
+        self._refuse(408, b"request not received in time")
 
     def idle_for(self, now: float) -> float:
         """Seconds this keep-alive connection has waited for a request (0 while one is in progress)."""

@@ -251,3 +251,12 @@ async def test_request_head_trickling_in_too_slowly_gets_408() -> None:
         data = await asyncio.wait_for(reader.read(), 5)
         writer.close()
     assert data.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_request_body_that_stops_arriving_gets_408() -> None:
+    async with edge(Recorder(), head_timeout=0.3) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nonly-a-part")
+        data = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
