@@ -76,7 +76,9 @@ def _period_end(day: date, freq: str) -> date:
 
 def demand_history(engine: Engine, catalog: Catalog, *, sku: str | None, freq: str, start: date | None,
                    end: date | None) -> dict[str, Any]:
-    """Units shipped net of returns per SKU and period (period-end dates), zeros included.
+    """Units shipped net of returns per SKU and period (period-end dates), zeros included, and ``orders``:
+    the distinct shipment references (an invoice or order number; a shipment without one counts alone)
+    in the period, which the forecaster uses to tell a one-off bulk order from broad demand.
 
     Every SKU gets every period from ``start`` (default: the period of the first shipment of the SKUs
     asked for) to ``end`` (default: the period of the last one), so series line up for the ML service.
@@ -100,18 +102,20 @@ def demand_history(engine: Engine, catalog: Catalog, *, sku: str | None, freq: s
     if end is not None:
         where.append("m.created_at < :end")
         params["end"] = datetime.combine(end + timedelta(days=1), time(), UTC)
-    sql = (f"SELECT s.code AS sku, {period} AS period, SUM(-m.quantity) AS qty FROM movements m "  # noqa: S608
-           f"JOIN skus s ON s.id = m.sku_id WHERE {' AND '.join(where)} GROUP BY s.code, period")
+    orders = ("COUNT(DISTINCT CASE WHEN m.type = 'shipment' "
+              "THEN COALESCE(m.reference, 'movement:' || CAST(m.id AS VARCHAR(20))) END)")
+    sql = (f"SELECT s.code AS sku, {period} AS period, SUM(-m.quantity) AS qty, {orders} AS orders "  # noqa: S608
+           f"FROM movements m JOIN skus s ON s.id = m.sku_id WHERE {' AND '.join(where)} GROUP BY s.code, period")
     query = sa.text(sql).bindparams(*(sa.bindparam(name, type_=Stamp) for name in ("start", "end") if name in params))
     all_skus = sa.select(skus.c.code).order_by(skus.c.code)
     if sku is not None:
         all_skus = all_skus.where(skus.c.code == sku)
-    totals: dict[str, dict[date, int]] = defaultdict(dict)
+    totals: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
     with read_conn(engine) as conn:
         codes = [r.code for r in conn.execute(all_skus)]
         for row in conn.execute(query, params):
             day = row.period if isinstance(row.period, date) else date.fromisoformat(str(row.period))
-            totals[row.sku][day] = int(row.qty)
+            totals[row.sku][day] = (int(row.qty), int(row.orders))
     seen = [d for series in totals.values() for d in series]
     first = _period_end(start, pandas_freq) if start else (min(seen) if seen else None)
     last = _period_end(end, pandas_freq) if end else (max(seen) if seen else None)
@@ -120,5 +124,7 @@ def demand_history(engine: Engine, catalog: Catalog, *, sku: str | None, freq: s
         periods = _periods(first, last, pandas_freq)
         for code in codes:
             series = totals.get(code, {})
-            items.extend({"sku": code, "date": d.isoformat(), "quantity": series.get(d, 0)} for d in periods)
+            for d in periods:
+                qty, count = series.get(d, (0, 0))
+                items.append({"sku": code, "date": d.isoformat(), "quantity": qty, "orders": count})
     return {"freq": "M" if pandas_freq == "ME" else pandas_freq, "items": items}

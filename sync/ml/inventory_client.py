@@ -14,7 +14,8 @@ from sync.errors import UpstreamUnavailable, ValidationFailed
 
 
 def demand_history(base_url: str, *, sku: str | None = None, timeout: float = 30.0) -> pd.DataFrame:
-    """Long frame ``sku``, ``date``, ``quantity`` (weeks ending Sunday, zeros included, negatives as 0)."""
+    """Long frame ``sku``, ``date``, ``quantity`` (weeks ending Sunday, zeros included, negatives as 0) and,
+    when the inventory reports it, ``orders`` (distinct orders per week, a forecasting signal)."""
     params = {"freq": "W"} | ({"sku": sku} if sku else {})
     url = base_url.rstrip("/") + "/demand-history"
     try:
@@ -29,7 +30,8 @@ def demand_history(base_url: str, *, sku: str | None = None, timeout: float = 30
                                   details={"url": url, "status": resp.status_code})
     try:
         items = resp.json()["items"]
-        frame = pd.DataFrame(items, columns=["sku", "date", "quantity"])
+        columns = ["sku", "date", "quantity"] + (["orders"] if items and "orders" in items[0] else [])
+        frame = pd.DataFrame(items, columns=columns)
         frame["date"] = pd.to_datetime(frame["date"])
         # net of returns a week can be negative; demand cannot: such weeks count as no demand
         frame["quantity"] = frame["quantity"].astype(float).clip(lower=0.0)

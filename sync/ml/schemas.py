@@ -83,6 +83,9 @@ class HistoryRow(_Body):
     quantity: Annotated[StrictFloat | StrictInt, Field(ge=0, description="Units demanded (not net of returns).")]
     price: StrictFloat | StrictInt | None = None
     promotion: StrictFloat | StrictInt | StrictBool | None = None
+    orders: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        None, description="Distinct orders (invoices) behind the quantity: tells a one-off bulk order "
+                          "from broad demand.")
 
 
 History = Annotated[list[HistoryRow], Field(min_length=1, max_length=2_000_000)]
@@ -110,7 +113,7 @@ def history_frame(rows: list[HistoryRow]) -> Any:
 
     frame = pd.DataFrame([r.model_dump() for r in rows])
     frame["date"] = pd.to_datetime(frame["date"])
-    for column in ("price", "promotion"):
+    for column in ("price", "promotion", "orders"):
         if frame[column].isna().all():
             frame = frame.drop(columns=column)
     return frame

@@ -67,7 +67,20 @@ def test_demand_history_counts_shipments_net_of_returns_with_zero_weeks(client: 
     assert all(i["quantity"] == 0 for i in by_sku["IDLE"])
     assert len(by_sku["IDLE"]) == len(sold)
     one = client.get("/demand-history", params={"sku": "SKU-1"}).json()["items"]
-    assert one == [{"sku": "SKU-1", "date": sold[-1]["date"], "quantity": 5}]
+    assert one == [{"sku": "SKU-1", "date": sold[-1]["date"], "quantity": 5, "orders": 1}]
+
+
+def test_demand_history_counts_distinct_orders_per_period(client: TestClient) -> None:
+    """Two lines of one invoice are one order; a shipment without a reference is an order of its own."""
+    seed(client, on_hand=100)
+    for reference, quantity in (("INV-1", 3), ("INV-1", 2), ("INV-2", 40), (None, 1)):
+        body = {"type": "shipment", "sku": "SKU-1", "location": "WH", "quantity": quantity}
+        if reference:
+            body["reference"] = reference
+        assert client.post("/movements", json=body).status_code == 201
+    _move(client, "return", 1)
+    [week] = client.get("/demand-history", params={"sku": "SKU-1"}).json()["items"]
+    assert week["quantity"] == 45 and week["orders"] == 3
 
 
 def test_event_payloads_equal_the_api_shapes(client: TestClient) -> None:

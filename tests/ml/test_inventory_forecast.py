@@ -18,6 +18,7 @@ def test_forecast_reads_demand_history_from_the_inventory_service(tmp_path: Path
     with serving(create_inventory_app(inventory_settings)) as inventory:
         history = inventory.get("/demand-history", params={"freq": "W"}).json()["items"]
         assert history, "the inventory demo data should give weekly demand"
+        assert any(i["orders"] > 0 for i in history)  # the demo's sales carry invoice references
         last = max(pd.Timestamp(i["date"]) for i in history)
         skus = {i["sku"] for i in history}
         settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data",
@@ -46,3 +47,16 @@ def test_an_unreachable_inventory_is_a_503(tmp_path: Path) -> None:
         assert resp.status_code == 503
         error = resp.json()["error"]
         assert error["code"] == "service_unavailable" and "inventory service" in error["message"]
+
+
+def test_forecast_accepts_order_counts_and_names_a_bad_one(tmp_path: Path) -> None:
+    settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data")
+    weeks = pd.date_range("2024-01-07", periods=30, freq="W-SUN")
+    rows = [{"sku": sku, "date": d.date().isoformat(), "quantity": 10 + (i % 3) * k, "orders": 2 + i % 2}
+            for k, sku in enumerate(["A", "B"], start=1) for i, d in enumerate(weeks)]
+    with serving(create_app(settings)) as ml:
+        ok = ml.post("/forecast", json={"horizon": 2, "history": rows})
+        assert ok.status_code == 200, ok.text
+        assert len(ok.json()["items"]) == 4
+        bad = ml.post("/forecast", json={"horizon": 2, "history": [{**rows[0], "orders": -1}, *rows[1:]]})
+        assert bad.status_code == 422 and "orders" in bad.text
