@@ -1,6 +1,6 @@
 """Gateway benchmark (SPEC): our gateway vs an nginx reverse proxy, same static nginx backend, one run.
 
-    python bench/gateway.py [--duration 10] [--connections 32]
+    python bench/gateway.py [--duration 6] [--repeat 3] [--connections 32]
 
 Installs nginx and wrk with bench/install_tools.sh (Debian packages) when missing, then starts on free
 loopback ports: a static nginx backend, an nginx reverse proxy in front of it, and our gateway in front
@@ -15,7 +15,10 @@ load on the machine disturbs far less than requests/s, and, for reference, the s
 uvicorn (what the seed's ``uvicorn.run(gateway.app)`` gets), the gateway with its limits shared through
 Redis (``--redis-url``, default ``REDIS_URL`` or db 14 of a local Redis; skipped when none answers),
 and a featureless raw-ASGI forwarder on uvicorn with an aiohttp session (the SPEC's reference).
-Every process it starts is stopped at the end. Timings are noisy on a shared 2-core machine.
+Timings are noisy on a shared 2-core machine (the same run can differ by 20% from one minute to the
+next), so every figure is measured in ``--repeat`` rounds (default 3) that interleave the targets, and
+the medians are printed, with each round's ratio and added latency. Every process it starts is stopped
+at the end.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,10 +197,11 @@ def make_featureless_app() -> Any:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per throughput run")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
     parser.add_argument("--latency-connections", type=int, default=10)
-    parser.add_argument("--latency-duration", type=float, default=5.0)
+    parser.add_argument("--latency-duration", type=float, default=4.0)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
                         help="Redis for the extra run with limits shared through Redis (skipped if unreachable)")
     args = parser.parse_args()
@@ -235,31 +240,27 @@ def main() -> int:
             wait_http(gateway, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
             wait_http(seed, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
             direct_url = f"http://127.0.0.1:{backend}/item.json"
-            nginx_url = f"http://127.0.0.1:{proxy}/static/item.json"
-            gw_url = f"http://127.0.0.1:{gateway}/static/item.json"
-            wrk(nginx_url, args.connections, 2)  # warm-up
-            wrk(gw_url, args.connections, 2, token)
-            n = measured(nginx_url, args.connections, args.duration, procs[1].pid)
-            g = measured(gw_url, args.connections, args.duration, procs[2].pid, token)
-            plain_url = f"http://127.0.0.1:{plain}/static/item.json"
-            wrk(plain_url, args.connections, 2)
-            f = measured(plain_url, args.connections, args.duration, procs[3].pid)
-            seed_url = f"http://127.0.0.1:{seed}/static/item.json"
-            wrk(seed_url, args.connections, 2, token)
-            u = measured(seed_url, args.connections, args.duration, procs[4].pid, token)
-            r: dict[str, float] | None = None
+            targets: dict[str, tuple[str, int, str | None]] = {  # name -> url, pid, token
+                "nginx": (f"http://127.0.0.1:{proxy}/static/item.json", procs[1].pid, None),
+                "ours": (f"http://127.0.0.1:{gateway}/static/item.json", procs[2].pid, token),
+                "featureless": (f"http://127.0.0.1:{plain}/static/item.json", procs[3].pid, None),
+                "uvicorn": (f"http://127.0.0.1:{seed}/static/item.json", procs[4].pid, token),
+            }
             if redis_url:
-                shared_url = f"http://127.0.0.1:{shared}/static/item.json"
                 wait_http(shared, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
-                wrk(shared_url, args.connections, 2, token)
-                r = measured(shared_url, args.connections, args.duration, procs[5].pid, token)
+                targets["redis"] = (f"http://127.0.0.1:{shared}/static/item.json", procs[5].pid, token)
+            for url, _, tok in targets.values():  # warm-up
+                wrk(url, args.connections, 2, tok)
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            lat: dict[str, list[dict[str, float]]] = {name: [] for name in ("d", "n", "g", "d1", "n1", "g1")}
             c = args.latency_connections
-            d = wrk(direct_url, c, args.latency_duration)
-            nl = wrk(nginx_url, c, args.latency_duration)
-            gl = wrk(gw_url, c, args.latency_duration, token)
-            d1 = wrk(direct_url, 1, args.latency_duration)
-            n1 = wrk(nginx_url, 1, args.latency_duration)
-            g1 = wrk(gw_url, 1, args.latency_duration, token)
+            for _ in range(args.repeat):  # rounds interleave the targets, so a slow spell hits all of them
+                for name, (url, pid, tok) in targets.items():
+                    runs[name].append(measured(url, args.connections, args.duration, pid, tok))
+                for key, (url, tok), conns in (("d", (direct_url, None), c), ("n", targets["nginx"][::2], c),
+                                               ("g", targets["ours"][::2], c), ("d1", (direct_url, None), 1),
+                                               ("n1", targets["nginx"][::2], 1), ("g1", targets["ours"][::2], 1)):
+                    lat[key].append(wrk(url, conns, args.latency_duration, tok))
             with urllib_open(f"http://127.0.0.1:{gateway}/metrics") as metrics:
                 limited = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                               if line.startswith("gateway_rate_limited_total"))
@@ -271,38 +272,49 @@ def main() -> int:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    ratio = g["rps"] / n["rps"]
-    print(f"wrk -t1 -c{args.connections} -d{args.duration:g}s, static nginx backend, one process each")
+    med = {name: {k: median(r[k] for r in rs) for k in ("rps", "cpu_us", "non2xx")} for name, rs in runs.items()}
+    ratios = [o["rps"] / n["rps"] for o, n in zip(runs["ours"], runs["nginx"], strict=True)]
+    ratio = median(ratios)
+    n, g = med["nginx"], med["ours"]
+    print(f"wrk -t1 -c{args.connections} -d{args.duration:g}s, static nginx backend, one process each; "
+          f"median of {args.repeat} interleaved rounds")
     print(f"  nginx reverse proxy : {n['rps']:10.0f} req/s  {n['cpu_us']:7.1f} us CPU/request  "
           f"(non-2xx {n['non2xx']:.0f})")
     print(f"  our gateway         : {g['rps']:10.0f} req/s  {g['cpu_us']:7.1f} us CPU/request  "
           f"(non-2xx {g['non2xx']:.0f}; JWT, rate limit, breakers, metrics on; 429s: {limited:.0f})")
-    if r is not None:
+    if "redis" in med:
+        r = med["redis"]
         print(f"  limits on Redis     : {r['rps']:10.0f} req/s  {r['cpu_us']:7.1f} us CPU/request  "
               f"(the same gateway with RATE_LIMIT_REDIS_URL: one script call per request; non-2xx {r['non2xx']:.0f})")
     else:
         print(f"  limits on Redis     : skipped (no Redis answers at {args.redis_url})")
+    u, f = med["uvicorn"], med["featureless"]
     print(f"  same gateway, uvicorn: {u['rps']:9.0f} req/s  {u['cpu_us']:7.1f} us CPU/request  "
           "(what the seed's uvicorn.run(gateway.app) gets)")
     print(f"  featureless forwarder: {f['rps']:9.0f} req/s  {f['cpu_us']:7.1f} us CPU/request  "
           "(raw ASGI on uvicorn + one aiohttp session, no features: the SPEC's reference)")
-    print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'}); "
-          f"on uvicorn {u['rps'] / n['rps']:.3f}; featureless/nginx {f['rps'] / n['rps']:.3f}")
-    print(f"latency, wrk -t1 -c{c} -d{args.latency_duration:g}s (p50 / p99, ms)")
-    print(f"  backend direct      : {d['p50']:.3f} / {d['p99']:.3f}")
-    print(f"  via nginx           : {nl['p50']:.3f} / {nl['p99']:.3f}   added {nl['p50'] - d['p50']:.3f} / "
-          f"{nl['p99'] - d['p99']:.3f}")
-    added = gl["p50"] - d["p50"]
-    print(f"  via our gateway     : {gl['p50']:.3f} / {gl['p99']:.3f}   added {added:.3f} / {gl['p99'] - d['p99']:.3f}"
-          f"  (goal p50 added <= 1 ms: {'met' if added <= 1.0 else 'MISSED'})")
+    print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'}; rounds "
+          f"{', '.join(f'{x:.3f}' for x in ratios)}); on uvicorn {u['rps'] / n['rps']:.3f}; "
+          f"featureless/nginx {f['rps'] / n['rps']:.3f}")
+    p50 = {k: median(x["p50"] for x in v) for k, v in lat.items()}
+    p99 = {k: median(x["p99"] for x in v) for k, v in lat.items()}
+    added_runs = [g_["p50"] - d_["p50"] for g_, d_ in zip(lat["g"], lat["d"], strict=True)]
+    added = median(added_runs)
+    print(f"latency, wrk -t1 -c{c} -d{args.latency_duration:g}s (p50 / p99, ms; medians of the rounds)")
+    print(f"  backend direct      : {p50['d']:.3f} / {p99['d']:.3f}")
+    print(f"  via nginx           : {p50['n']:.3f} / {p99['n']:.3f}   added {p50['n'] - p50['d']:.3f} / "
+          f"{p99['n'] - p99['d']:.3f}")
+    print(f"  via our gateway     : {p50['g']:.3f} / {p99['g']:.3f}   added {added:.3f} / {p99['g'] - p99['d']:.3f}"
+          f"  (goal p50 added <= 1 ms: {'met' if added <= 1.0 else 'MISSED'}; rounds "
+          f"{', '.join(f'{x:.3f}' for x in added_runs)})")
     print(f"latency, one connection (wrk -t1 -c1 -d{args.latency_duration:g}s): nothing queues, so this is the "
           "time each hop adds to one request")
-    print(f"  backend direct      : {d1['p50']:.3f} / {d1['p99']:.3f}")
-    print(f"  via nginx           : {n1['p50']:.3f} / {n1['p99']:.3f}   added {n1['p50'] - d1['p50']:.3f} / "
-          f"{n1['p99'] - d1['p99']:.3f}")
-    added1 = g1["p50"] - d1["p50"]
-    print(f"  via our gateway     : {g1['p50']:.3f} / {g1['p99']:.3f}   added {added1:.3f} / "
-          f"{g1['p99'] - d1['p99']:.3f}  (p50 added <= 1 ms: {'met' if added1 <= 1.0 else 'MISSED'})")
+    print(f"  backend direct      : {p50['d1']:.3f} / {p99['d1']:.3f}")
+    print(f"  via nginx           : {p50['n1']:.3f} / {p99['n1']:.3f}   added {p50['n1'] - p50['d1']:.3f} / "
+          f"{p99['n1'] - p99['d1']:.3f}")
+    added1 = p50["g1"] - p50["d1"]
+    print(f"  via our gateway     : {p50['g1']:.3f} / {p99['g1']:.3f}   added {added1:.3f} / "
+          f"{p99['g1'] - p99['d1']:.3f}  (p50 added <= 1 ms: {'met' if added1 <= 1.0 else 'MISSED'})")
     return 0
 
 
