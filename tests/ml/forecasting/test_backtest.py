@@ -35,7 +35,7 @@ def test_last_origin_window_ends_at_the_last_week_of_history(sample_history: pd.
     assert result.origins[-1] + pd.Timedelta(weeks=HORIZON - 1) == sample_history["date"].max()
 
 
-def test_our_forecast_is_not_worse_than_naive_on_rmsse(result) -> None:
+def test_our_forecast_is_within_two_percent_of_naive_on_the_small_sample(result) -> None:
     """A sanity check, not the accuracy test (that is bench/forecast.py on 815 SKUs): the sample has 35
     SKUs and 8 points each, where harmless changes move the ensemble's RMSSE by about +-0.01 (0.908 to
     0.926 across the variants measured for docs/forecasting.md), so ours must stay within 2% of Naive."""
