@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from sync.web.flow import WriteFlowControl
+
 Headers = list[tuple[bytes, bytes]]
 
 _HIGH_WATER = 256 * 1024  # response bytes buffered before reading from the upstream pauses
@@ -95,7 +97,7 @@ class UpstreamResponse:
         self._conn.abort()
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(WriteFlowControl, asyncio.Protocol):
     """One keep-alive connection; at most one exchange at a time."""
 
     def __init__(self, pool: UpstreamPool, pool_key: tuple[str, int, bool]) -> None:
@@ -108,8 +110,6 @@ class _Connection(asyncio.Protocol):
         self.used = 0
         self.idle_since = 0.0
         self._reset()
-        self._write_ready = True
-        self._drain_waiter: asyncio.Future[None] | None = None
 
     def _reset(self) -> None:
         self.head_future: asyncio.Future[UpstreamResponse] | None = None
@@ -158,17 +158,7 @@ class _Connection(asyncio.Protocol):
             return
         if self.head_future is not None or (self.response is not None and not self.body_done):
             self._fail(UpstreamError(f"upstream closed the connection{': ' + str(exc) if exc else ''}"))
-        if self._drain_waiter is not None and not self._drain_waiter.done():
-            self._drain_waiter.set_exception(UpstreamError("upstream closed the connection"))
-
-    def pause_writing(self) -> None:
-        self._write_ready = False
-
-    def resume_writing(self) -> None:
-        self._write_ready = True
-        waiter, self._drain_waiter = self._drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self.release_drain(UpstreamError("upstream closed the connection"))
 
     # --- httptools callbacks ----------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -289,9 +279,7 @@ class _Connection(asyncio.Protocol):
     async def drain(self) -> None:
         if self.closed:
             raise UpstreamError("upstream closed the connection")
-        if not self._write_ready:
-            self._drain_waiter = self.loop.create_future()
-            await self._drain_waiter
+        await super().drain()
 
 
 class UpstreamPool:

@@ -30,6 +30,8 @@ from urllib.parse import unquote
 
 import httptools
 
+from sync.web.flow import WriteFlowControl
+
 log = logging.getLogger("sync.web.edge")
 
 _BODY_HIGH_WATER = 256 * 1024
@@ -216,7 +218,7 @@ class _Cycle:
             self.conn.cycle_finished(self)
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(WriteFlowControl, asyncio.Protocol):
     """One client connection; requests are answered one after another."""
 
     def __init__(self, server: EdgeServer) -> None:
@@ -230,10 +232,8 @@ class _Connection(asyncio.Protocol):
         self.parsing: _Cycle | None = None
         self.active: _Cycle | None = None
         self.queue: deque[_Cycle] = deque()
-        self.write_paused = False
         self.read_paused = False
         self.closed = False
-        self.drain_waiter: asyncio.Future[None] | None = None
         self.last_active = time.monotonic()
         self.head_started = 0.0  # when the request head now being read began (0: none)
         self.url = b""
@@ -257,9 +257,7 @@ class _Connection(asyncio.Protocol):
             if cycle is not None:
                 cycle.disconnected = True
                 cycle.wake()
-        waiter, self.drain_waiter = self.drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self.release_drain(None)
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
@@ -272,15 +270,6 @@ class _Connection(asyncio.Protocol):
                 self._refuse(431, b"request head too large")
             else:
                 self._refuse(400, f"malformed HTTP request: {exc}".encode())
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        waiter, self.drain_waiter = self.drain_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # --- httptools callbacks ------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -367,9 +356,8 @@ class _Connection(asyncio.Protocol):
             self.transport.write(data)
 
     async def drain(self) -> None:
-        if self.write_paused and not self.closed:
-            self.drain_waiter = self.loop.create_future()
-            await self.drain_waiter
+        if not self.closed:
+            await super().drain()
 
     def response_complete(self, cycle: _Cycle) -> None:
         if not cycle.keep_alive:
