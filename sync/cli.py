@@ -38,6 +38,12 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from sync.web.server import serve
 
+    workers = args.workers or settings.GATEWAY_WORKERS
+    if args.service == "gateway" and workers > 1:
+        return _serve_gateway_workers(args, settings, workers)
+    if args.workers and args.service != "gateway":
+        print("--workers: only the gateway runs several processes", file=sys.stderr)
+        return 2
     default_port = {
         "inventory": settings.INVENTORY_PORT, "analytics": settings.ANALYTICS_PORT,
         "ml": settings.ML_PORT, "gateway": settings.GATEWAY_PORT,
@@ -46,6 +52,17 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     serve(build_app(args.service, settings), host=args.host or default_host, port=args.port or default_port,
           log_level=settings.LOG_LEVEL, proxy_headers=args.service != "gateway", edge=args.service == "gateway")
     return 0
+
+
+def _serve_gateway_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
+    from sync.web.workers import serve_workers
+
+    if not settings.REDIS_URL:
+        print(f"{workers} gateway workers need REDIS_URL: without it each worker would keep its own registry "
+              "and its own rate limits (N workers would admit N times the limit)", file=sys.stderr)
+        return 2
+    return serve_workers(lambda: build_app("gateway", settings), host=args.host or settings.GATEWAY_HOST,
+                         port=args.port or settings.GATEWAY_PORT, workers=workers, graceful_timeout=5.0)
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +103,8 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=sorted(SERVICE_FACTORIES))
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None,
+                       help="gateway only: processes sharing the port (default GATEWAY_WORKERS; >1 needs REDIS_URL)")
     serve.set_defaults(func=_cmd_serve)
 
     imp = sub.add_parser("import", help="import sales history (Online Retail II CSV, .csv or .csv.xz, "

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         "", description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed. Empty: none."
     )
     GATEWAY_MAX_BODY_BYTES: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body proxied.")
+    GATEWAY_WORKERS: int = Field(
+        1, ge=1, le=64, description="Gateway processes sharing its port (SO_REUSEPORT). More than 1 needs "
+        "REDIS_URL, so the registry and exact rate limits are shared by all of them.",
+    )
     GATEWAY_SERVICES: str = Field(
         "inventory=http://127.0.0.1:8004,analytics=http://127.0.0.1:8005,ml=http://127.0.0.1:8006",
         description="Instances the gateway service registers at start: name=url pairs, comma-separated.",

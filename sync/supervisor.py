@@ -78,8 +78,8 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask the kernel to SIGTERM it when the supervisor dies."""
+def die_with_parent() -> None:
+    """Runs in a child (before exec, or after fork): ask the kernel to SIGTERM it when its parent dies."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -158,7 +158,7 @@ class Supervisor:
                    "--host", service.host, "--port", str(service.port)]
             service.proc = subprocess.Popen(
                 cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent, start_new_session=True,
+                preexec_fn=die_with_parent, start_new_session=True,
             )
         for service in self.services:  # threads only after every fork: preexec_fn and threads don't mix
             assert service.proc is not None

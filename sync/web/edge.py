@@ -431,7 +431,7 @@ class EdgeServer:
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 8000, keepalive_timeout: float = 5.0,
                  max_head_bytes: int = 64 * 1024, head_timeout: float = 10.0, graceful_timeout: float = 5.0,
-                 lifespan: bool = True) -> None:
+                 lifespan: bool = True, reuse_port: bool = False) -> None:
         self.app = app
         self.host = host
         self.port = port
@@ -440,6 +440,7 @@ class EdgeServer:
         self.head_timeout = head_timeout
         self.graceful_timeout = graceful_timeout
         self.use_lifespan = lifespan
+        self.reuse_port = reuse_port  # several processes on one port, the kernel spreading connections
         self.clock = _Clock()
         self.connections: set[_Connection] = set()
         self.state: dict[str, Any] = {}
@@ -457,7 +458,8 @@ class EdgeServer:
             if not await self._lifespan.startup():
                 raise SystemExit(3)
         self._server = await self.loop.create_server(lambda: _Connection(self), self.host, self.port,
-                                                     reuse_address=True, backlog=2048)
+                                                     reuse_address=True, reuse_port=self.reuse_port or None,
+                                                     backlog=2048)
         sock = self._server.sockets[0].getsockname()
         self.port = int(sock[1])
         if install_signals:

@@ -41,14 +41,18 @@ async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_
 
 
 @asynccontextmanager
-async def gateway_process(redis_url: str, services: str) -> AsyncIterator[str]:
+async def gateway_process(redis_url: str, services: str, *, workers: int = 1,
+                          started: list[subprocess.Popen[bytes]] | None = None) -> AsyncIterator[str]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_SERVICES": services, "HEALTH_CHECK_INTERVAL": "3600",
            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
     for key in ("JWT_SECRET", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
         env.pop(key, None)
     proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=env)  # the production command (edge server)
+                             "--port", str(port), "--workers", str(workers)],
+                            cwd=ROOT, env=env)  # the production command (edge server)
+    if started is not None:
+        started.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:
@@ -131,3 +135,58 @@ async def test_redis_down_fail_closed_refuses(upstreams) -> None:  # type: ignor
     async with direct(gateway) as client:
         r = await client.get("/inventory/x")
     assert r.status_code == 503 and r.json()["error"]["code"] == "service_unavailable" and up.hits == 0
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+async def test_workers_share_one_port_registry_and_exact_limits(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
+    """``serve gateway --workers 2``: two processes on one port; the kernel spreads new connections over
+    them, and a limit set through one holds exactly across both."""
+    inv = await upstreams("inv-1")
+    started: list[subprocess.Popen[bytes]] = []
+
+    async def fresh(method: str, url: str, **kw: object) -> httpx.Response:  # a new connection each time
+        async with httpx.AsyncClient() as client:
+            return await client.request(method, url, **kw)  # type: ignore[arg-type]
+
+    async with gateway_process(redis_url, f"inventory={inv.url}", workers=2, started=started) as url:
+        parent = started[0].pid
+        workers = _children(parent)
+        assert len(workers) == 2
+        r = await fresh("POST", f"{url}/rate-limits/inventory/*", json={
+            "requests_per_minute": 1000, "requests_per_hour": 15, "burst_limit": 1000})
+        assert r.status_code == 200
+        for _ in range(200):  # the other worker learns the rule from Redis
+            seen = [(await fresh("GET", f"{url}/rate-limits")).json()["rules"] for _ in range(8)]
+            if all("inventory/*" in rules for rules in seen):
+                break
+            await asyncio.sleep(0.05)
+        responses = await asyncio.gather(*(fresh("GET", f"{url}/inventory/x") for _ in range(40)))
+        assert admitted(list(responses)) == 15
+        counts = set()
+        for _ in range(30):  # each worker has its own counters: both must have served some of the 40
+            text = (await fresh("GET", f"{url}/metrics")).text
+            counts.add(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                           if line.startswith("gateway_requests_total{") and 'service="inventory"' in line))
+            if len(counts) == 2:
+                break
+        assert len(counts) == 2 and sum(counts) == 40
+    assert started[0].returncode == 0 and not (_children(parent) & workers)
+    assert inv.hits == 15
+
+
+def test_workers_without_redis_are_refused() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RATE_LIMIT_REDIS_URL")}
+    proc = subprocess.run([sys.executable, "-m", "sync.cli", "serve", "gateway", "--port", str(free_port()),
+                           "--workers", "2"], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "REDIS_URL" in proc.stderr
