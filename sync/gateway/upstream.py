@@ -107,14 +107,12 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
-        self.used = 0
         self.idle_since = 0.0
         self._reset()
 
     def _reset(self) -> None:
         self.head_future: asyncio.Future[UpstreamResponse] | None = None
         self.headers: Headers = []
-        self.content_length: int | None = None
         self.close_delimited = False
         self.is_head = False
         self.interim = False
@@ -146,9 +144,6 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
             if not self.body_done or self.head_future is not None:
                 self._fail(UpstreamError(f"malformed response from upstream: {exc}"))
             self.abort()
-
-    def eof_received(self) -> bool | None:
-        return None  # close the transport; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -184,8 +179,7 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
         self.keep_alive = self.parser.should_keep_alive()
         bodyless = self.is_head or status in (204, 304)
         self.close_delimited = not bodyless and length is None and not chunked
-        self.content_length = 0 if bodyless else length
-        self.response = UpstreamResponse(self, status, self.headers, self.content_length)
+        self.response = UpstreamResponse(self, status, self.headers, 0 if bodyless else length)
         future, self.head_future = self.head_future, None
         if future is not None and not future.done():
             future.set_result(self.response)
@@ -318,7 +312,7 @@ class UpstreamPool:
         the instance stays silent for ``read_timeout`` seconds (connecting, then between reads).
         ``retry_stale``: when a reused keep-alive connection turns out to be closed before any response
         byte, resend on a new connection (only for a replayable body)."""
-        origin = self._origins.get(base) or self.origin(base)
+        origin = self.origin(base)
         replayable = body is None or isinstance(body, bytes)
         while True:
             conn = self._idle_connection(origin)
@@ -366,7 +360,6 @@ class UpstreamPool:
 
     async def _exchange(self, conn: _Connection, origin: Origin, method: str, target: bytes, headers: Headers,
                         body: bytes | AsyncIterable[bytes] | None, read_timeout: float) -> UpstreamResponse:
-        conn.used += 1
         conn.is_head = method == "HEAD"
         conn.head_future = future = self.loop.create_future()
         head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", origin.host_header, b"\r\n"]
