@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -70,6 +71,7 @@ class MLMetrics(Collector):
         self.errors: defaultdict[str, int] = defaultdict(int)
         self.latency: defaultdict[tuple[str, str], Histogram] = defaultdict(Histogram)  # model, kind
         self.actuals: dict[str, tuple[float | None, int, float]] = {}  # model -> accuracy, rows, when
+        self._lock = threading.Lock()  # predict_batch and slow predicts run in the thread pool
 
     # --- hooks -------------------------------------------------------------------------------
     def wrap(self) -> None:
@@ -84,8 +86,10 @@ class MLMetrics(Collector):
             except Exception:
                 self._error(model_name)
                 raise
-            self.latency[(model_name, "single")].observe(time.perf_counter() - started)
-            self.predictions[(model_name, "true" if result.cached else "false")] += 1
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self.latency[(model_name, "single")].observe(elapsed)
+                self.predictions[(model_name, "true" if result.cached else "false")] += 1
             return result
 
         def timed_batch(model_name: str, rows: Any) -> Any:
@@ -95,8 +99,10 @@ class MLMetrics(Collector):
             except Exception:
                 self._error(model_name)
                 raise
-            self.latency[(model_name, "batch")].observe(time.perf_counter() - started)
-            self.predictions[(model_name, "false")] += len(results)
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self.latency[(model_name, "batch")].observe(elapsed)
+                self.predictions[(model_name, "false")] += len(results)
             return results
 
         def scored_add(data_type: str, df: pd.DataFrame) -> int:
@@ -109,7 +115,8 @@ class MLMetrics(Collector):
 
     def _error(self, model_name: str) -> None:
         if model_name in self.ml.models:  # unknown names are the client's typo: no label for them
-            self.errors[model_name] += 1
+            with self._lock:
+                self.errors[model_name] += 1
 
     def score_actuals(self, data_type: str, df: Any) -> None:
         """Accuracy of each trained model that learns from ``data_type`` on these rows (when they fit it)."""
