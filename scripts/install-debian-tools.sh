@@ -15,10 +15,10 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         SUDO="sudo -n"
     else
-        echo "install-debian-tools: not root and no sudo; run as root: apt-get install prometheus" >&2
+        echo "install-debian-tools: not root and no password-less sudo; as root: apt-get install prometheus" >&2
         exit 0
     fi
 fi
