@@ -67,8 +67,11 @@ def histogram_family(name: str, doc: str, labels: list[str],
 
 
 def service_name(title: str) -> str:
-    """``"Inventory service"`` -> ``"inventory"``: the ``service`` label of every family here."""
+    """``"Inventory service"`` -> ``"inventory"``, ``"Inventory API Gateway"`` -> ``"gateway"``: the
+    ``service`` label of every family here."""
     words = [w for w in title.lower().split() if w != "service"]
+    if "gateway" in words:
+        return "gateway"
     return "-".join(words) or "service"
 
 

@@ -73,3 +73,10 @@ def test_analytics_keeps_its_kpi_metrics_and_serves_prometheus_beside_them(tmp_p
         assert kpis.headers["content-type"].startswith("application/json")
         text = client.get("/metrics/prometheus").text
     assert value(text, "http_requests_total", service="analytics", route="/metrics") == 1
+
+
+def test_service_label_of_each_app() -> None:
+    from sync.web.metrics import service_name
+
+    assert [service_name(t) for t in ("Inventory service", "Analytics service", "ML service",
+                                      "Inventory API Gateway")] == ["inventory", "analytics", "ml", "gateway"]
