@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -51,6 +52,8 @@ def accuracy(metrics: dict[str, float | None]) -> float | None:
 
 
 # --- Prometheus: what the ML service exports at GET /metrics ---------------------------------------
+
+log = logging.getLogger("sync.ml.metrics")
 
 #: Attempts to copy the recent-rows buffers when a prediction thread appends during the copy.
 _REPORT_ATTEMPTS = 5
@@ -145,6 +148,9 @@ class MLMetrics(Collector):
                 return self.ml.generate_ml_report()
             except RuntimeError:  # a deque appended to while copied: try again
                 continue
+            except Exception:  # the request counters must still be served
+                log.exception("ML report for /metrics failed")
+                break
         return {"models": {}}
 
     def collect(self) -> Iterator[Metric]:
