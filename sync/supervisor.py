@@ -81,6 +81,13 @@ def replica_problems(settings: Settings, replicas: int) -> list[str]:
     if replicas <= 1:
         return []
     problems = []
+    last = settings.INVENTORY_PORT + REPLICA_PORT_STEP * (replicas - 1)
+    ports = [s.port for s in plan(settings, replicas)]
+    if last > 65535:
+        problems.append(f"inventory replica {replicas} would need port {last}: lower INVENTORY_PORT or --replicas")
+    elif len(set(ports)) < len(ports):
+        problems.append(f"two processes would share a port ({sorted(ports)}): inventory replicas use "
+                        f"INVENTORY_PORT + {REPLICA_PORT_STEP}*i; move ANALYTICS_PORT, ML_PORT or GATEWAY_PORT")
     if not settings.REDIS_URL:
         problems.append("REDIS_URL is not set: the gateway workers must share their registry, breakers and "
                         "rate limits through Redis")

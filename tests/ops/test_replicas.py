@@ -112,3 +112,15 @@ def test_replicas_refuse_sqlite_and_a_missing_redis(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "REDIS_URL" in result.stderr and "PostgreSQL" in result.stderr
+
+
+def test_replica_ports_that_collide_or_overflow_are_refused() -> None:
+    from sync.supervisor import replica_problems
+
+    base = {"REDIS_URL": "redis://127.0.0.1:6379/10", "DATABASE_URL": "postgresql://u@h/db"}
+    assert replica_problems(Settings(**base), 2) == []  # type: ignore[arg-type]
+    clash = replica_problems(Settings(**base, ML_PORT=8104), 2)  # type: ignore[arg-type]
+    assert len(clash) == 1 and "share a port" in clash[0]
+    overflow = replica_problems(Settings(**base, INVENTORY_PORT=65500), 2)  # type: ignore[arg-type]
+    assert len(overflow) == 1 and "65600" in overflow[0]
+    assert replica_problems(Settings(**{**base, "DATABASE_URL": "sqlite:///x.db"}), 1) == []  # type: ignore[arg-type]
