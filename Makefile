@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP)
+	sh scripts/install-debian-tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
