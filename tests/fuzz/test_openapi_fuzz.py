@@ -53,7 +53,7 @@ def _fuzz(schema: schemathesis.BaseSchema, base_url: str, target: str) -> list[s
             def call(case: schemathesis.Case) -> None:
                 response = case.call(base_url=base_url, session=session, headers=HEADERS, timeout=60)
                 CASES[target] += 1
-                OPERATIONS.setdefault(target, set()).add(operation.label)
+                OPERATIONS.setdefault(target, set()).add(case.operation.label)
                 STATUSES[(target, response.status_code)] += 1
                 case.validate_response(response, checks=CHECKS, headers=HEADERS)
 
