@@ -155,7 +155,8 @@ class APIGateway:
             if self._started:
                 return
             if self._limits_url:
-                self._limits_resp = RespClient(self._limits_url, timeout=1.0, connect_timeout=0.5)
+                wait = self.settings.RATE_LIMIT_REDIS_TIMEOUT
+                self._limits_resp = RespClient(self._limits_url, timeout=wait, connect_timeout=wait)
                 self._limiter = RedisLimiter(self._limits_resp, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
                                              on_error=self._count_backend_error)
                 self._limit_stage.limiter = self._limiter
@@ -187,6 +188,8 @@ class APIGateway:
         await self.upstreams.aclose()
         if self._redis is not None:
             await self._redis.aclose()
+        if isinstance(self._limiter, RedisLimiter):
+            await self._limiter.aclose()
         if self._limits_resp is not None:
             await self._limits_resp.aclose()
         self._redis = self._limits_resp = None

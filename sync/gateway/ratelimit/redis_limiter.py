@@ -4,16 +4,17 @@ The script applies the same rules as :mod:`memory` (a GCRA cell for the burst, s
 for minute and hour) on Redis's own clock (``TIME``), so processes with skewed clocks still agree.
 All three keys of a client share a hash tag, so the script also runs on a Redis Cluster.
 
-When Redis cannot be reached the limiter falls back to a local :class:`MemoryLimiter` (logged and
-counted) for a short back-off, or refuses with 503 when configured to fail closed.
+When Redis cannot be reached, or does not answer within the client's timeout, the limiter falls back to
+a local :class:`MemoryLimiter` (counted; logged once per outage) until a background probe gets an
+answer, or refuses with 503 when configured to fail closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
-import time
 from collections.abc import Callable
 
 from sync.errors import UpstreamUnavailable
@@ -71,26 +72,38 @@ end
 return {1, remaining, string.format('%.3f', reset)}
 """
 
-_BACKOFF = 1.0
+_PROBE_EVERY = 0.5  # seconds between background PINGs while Redis is known bad
 
 
 class RedisLimiter:
-    """``client`` is the pipelined :class:`RespClient` (one per process); the limiter does not close it."""
+    """``client`` is the pipelined :class:`RespClient` (one per process); the limiter does not close it.
+
+    A circuit around the client: the first failed call (no connection, or no reply within the client's
+    timeout) marks Redis down, logged once. While it is down no request touches Redis (each gets the
+    local limits, or 503 when failing closed, at once) and a background task PINGs it every
+    ``probe_every`` seconds; the first answer marks it up again (logged once) and requests go back to
+    Redis. So a hung Redis delays only the requests already waiting on it, by at most the timeout.
+    """
 
     def __init__(self, client: RespClient, *, fail_closed: bool, on_error: Callable[[], None],
-                 prefix: str = "gw:rl") -> None:
+                 prefix: str = "gw:rl", probe_every: float = _PROBE_EVERY) -> None:
         self._client = client
         self._fail_closed = fail_closed
         self._on_error = on_error
         self._prefix = prefix
+        self._probe_every = probe_every
         self._fallback = MemoryLimiter()
-        self._down_until = 0.0
+        self.down = False
+        self._probe: asyncio.Task[None] | None = None
         self._ids = itertools.count()
         self._pid = os.getpid()
+        self.failed_calls = 0  # calls that went to Redis and failed (each waited at most the timeout)
+        self.shortcuts = 0  # requests answered locally without touching Redis, since it was known down
 
     async def check(self, key: str, limit: RateLimit) -> Decision:
-        if self._down_until and time.monotonic() < self._down_until:
-            return self._degraded(key, limit, None)
+        if self.down:
+            self.shortcuts += 1
+            return self._degraded(key, limit)
         base = f"{self._prefix}:{{{key}}}"
         try:
             allowed, remaining, ms = await self._client.run_script(
@@ -98,20 +111,43 @@ class RedisLimiter:
                 [limit.requests_per_minute, limit.requests_per_hour, limit.burst_limit,
                  f"{self._pid}.{next(self._ids)}"])
         except (RespError, OSError) as exc:
-            self._down_until = time.monotonic() + _BACKOFF
-            return self._degraded(key, limit, exc)
-        self._down_until = 0.0
+            self.failed_calls += 1
+            self._mark_down(exc)
+            return self._degraded(key, limit)
         seconds = float(ms) / 1000
         if int(allowed):
             return Decision(True, int(remaining), seconds, 0.0)
         return Decision(False, 0, seconds, seconds)
 
-    def _degraded(self, key: str, limit: RateLimit, exc: Exception | None) -> Decision:
+    def _mark_down(self, exc: Exception) -> None:
+        if self.down:
+            return
+        self.down = True
+        log.error("rate limiter: Redis unreachable (%s); %s until it answers again", exc,
+                  "refusing requests (503)" if self._fail_closed else "using local limits")
+        self._probe = asyncio.get_running_loop().create_task(self._wait_until_up(), name="rate-limit-redis-probe")
+
+    async def _wait_until_up(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_every)
+            try:
+                if await self._client.ping():
+                    break
+            except (RespError, OSError) as exc:
+                log.debug("rate limiter: Redis still unreachable: %s", exc)
+        self.down = False
+        self._probe = None
+        log.warning("rate limiter: Redis answers again; limits are shared again")
+
+    def _degraded(self, key: str, limit: RateLimit) -> Decision:
         self._on_error()
-        if exc is not None:
-            log.error("rate limiter: Redis unreachable (%s); %s for %.0fs", exc,
-                      "refusing requests" if self._fail_closed else "using local limits", _BACKOFF)
         if self._fail_closed:
             raise UpstreamUnavailable("rate limiter unavailable (Redis down and RATE_LIMIT_FAIL_CLOSED is set)",
-                                      details={"retry_after": _BACKOFF})
+                                      details={"retry_after": self._probe_every})
         return self._fallback.check_now(key, limit)
+
+    async def aclose(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)

@@ -93,6 +93,7 @@ class RespClient:
         self.tls = url.startswith("rediss://")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self._tick_every = min(_TICK, timeout / 2)  # so no command waits much past ``timeout``
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._ticker: asyncio.TimerHandle | None = None
@@ -112,7 +113,7 @@ class RespClient:
         assert proto.transport is not None
         proto.transport.write(hiredis.pack_command(args))
         if self._ticker is None:
-            self._ticker = loop.call_later(_TICK, self._tick)
+            self._ticker = loop.call_later(self._tick_every, self._tick)
         return future
 
     async def run_script(self, script: str, keys: list[str], args: list[Any]) -> Any:
@@ -185,7 +186,7 @@ class RespClient:
         if time.monotonic() - proto.waiting[0][1] > self.timeout:
             proto.fail(RespError(f"Redis did not answer within {self.timeout:g}s"))
             return
-        self._ticker = asyncio.get_running_loop().call_later(_TICK, self._tick)
+        self._ticker = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
 
     def forget(self, proto: _Protocol) -> None:
         if self._proto is proto:
