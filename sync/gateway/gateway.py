@@ -169,6 +169,7 @@ class APIGateway:
                 except (RedisError, OSError) as exc:
                     log.error("shared registry: Redis unreachable at start (%s); using local state", exc)
                 self._tasks.append(asyncio.create_task(self.shared.listen(), name="gateway-shared"))
+                self._tasks.append(asyncio.create_task(self.shared.watch(), name="gateway-shared-watch"))
                 try:  # so that events published once start-up returns are not missed
                     await asyncio.wait_for(self.shared.subscribed.wait(), timeout=2.0)
                 except TimeoutError:
