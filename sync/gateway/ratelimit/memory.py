@@ -16,6 +16,7 @@ between two awaits, so on one event loop a check-and-consume is atomic without a
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -127,7 +128,7 @@ class MemoryLimiter:
         state.tat = tat
         minute.add(now)
         hour.add(now)
-        remaining = min(int((now + tolerance - tat) / interval) + 1, rpm - mcount - 1, rph - hcount - 1)
+        remaining = min(math.floor((now + tolerance - tat) / interval) + 1, rpm - mcount - 1, rph - hcount - 1)
         reset = max(tat - now, minute.wait(now, 1) if remaining <= 0 else 0.0)
         return Decision(True, remaining, reset, 0.0)
 

@@ -1,7 +1,8 @@
 """Exact limits shared by every gateway process: one Lua script, one Redis round trip per request.
 
-The script applies the same rules as :mod:`memory` (a GCRA cell for the burst, sliding-window logs
-for minute and hour) on Redis's own clock (``TIME``), so processes with skewed clocks still agree.
+The script applies the same rules as :mod:`memory` (a GCRA cell for the burst, bucketed sliding windows
+of constant size for minute and hour) on Redis's own clock (``TIME``), so processes with skewed clocks
+still agree; it runs atomically, so the counts are exact across processes.
 All three keys of a client share a hash tag, so the script also runs on a Redis Cluster.
 
 When Redis cannot be reached, or does not answer within the client's timeout, the limiter falls back to
@@ -12,23 +13,98 @@ answer, or refuses with 503 when configured to fail closed.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
+import time
 from collections.abc import Callable
 
 from sync.errors import UpstreamUnavailable
 from sync.gateway.models import RateLimit
 from sync.gateway.ratelimit.decision import Decision
 from sync.gateway.ratelimit.memory import MemoryLimiter
-from sync.gateway.ratelimit.resp import RespClient, RespError
+from sync.gateway.ratelimit.resp import RespClient, RespError, RespReplyError
 
 log = logging.getLogger("sync.gateway.ratelimit")
 
-# Times in milliseconds (floats); returned as strings to keep their fractions.
+# Times in milliseconds (floats); returned as strings to keep their fractions. A window's hash holds
+# 'h' (newest bucket index), 'n' (requests counted) and, per ring slot, "count:latest admission".
+# ARGV[4], the time, is for tests replaying a trace; the gateway never sends it (Redis's clock is used).
 LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local now
+if ARGV[4] then
+  now = tonumber(ARGV[4])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local BUCKETS = 60
+local RING = BUCKETS + 1
+
+local function parse(v)
+  local c, l = string.match(v, '^(%d+):(.+)$')
+  return tonumber(c), tonumber(l)
+end
+
+local function open(key, length)
+  local b = math.floor(now / (length / BUCKETS))
+  local cur, oldest = b % RING, (b + 1) % RING
+  local st = redis.call('HMGET', key, 'h', 'n', cur, oldest)
+  local head = tonumber(st[1])
+  local w = {key = key, length = length, b = b, cur = cur, total = tonumber(st[2]) or 0, curv = st[3],
+             changed = false}
+  local ov = st[4]
+  if head == nil or b - head > BUCKETS then
+    if head ~= nil then redis.call('DEL', key) end
+    w.total, w.curv, ov, w.changed = 0, false, false, head ~= nil
+  elseif b > head then
+    local slots = {}
+    for j = head + 1, b do slots[#slots + 1] = j % RING end
+    local old = redis.call('HMGET', key, unpack(slots))
+    for i = 1, #old do
+      if old[i] then w.total = w.total - parse(old[i]) end
+    end
+    redis.call('HDEL', key, unpack(slots))
+    w.curv, w.changed = false, true
+  end
+  if ov then
+    local c, l = parse(ov)
+    if l <= now - length then
+      w.total = w.total - c
+      redis.call('HDEL', key, oldest)
+      w.changed = true
+    end
+  end
+  return w
+end
+
+local function wait(w, need)
+  local slots = {}
+  for j = w.b - BUCKETS, w.b do slots[#slots + 1] = j % RING end
+  local vals = redis.call('HMGET', w.key, unpack(slots))
+  local freed = 0
+  for i = 1, #vals do
+    if vals[i] then
+      local c, l = parse(vals[i])
+      freed = freed + c
+      if freed >= need then return l + w.length - now end
+    end
+  end
+  return w.length
+end
+
+local function add(w)
+  local c = 0
+  if w.curv then c = parse(w.curv) end
+  redis.call('HSET', w.key, w.cur, (c + 1) .. ':' .. string.format('%.3f', now), 'n', w.total + 1, 'h', w.b)
+  redis.call('PEXPIRE', w.key, w.length + 1000)
+end
+
+local function save(w)
+  if w.changed then
+    redis.call('HSET', w.key, 'n', w.total, 'h', w.b)
+    redis.call('PEXPIRE', w.key, w.length + 1000)
+  end
+end
+
 local rpm = tonumber(ARGV[1])
 local rph = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
@@ -38,35 +114,29 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local retry = 0
 if tat - now > tolerance then retry = tat - tolerance - now end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
-local mcount = redis.call('ZCARD', KEYS[2])
-if mcount >= rpm then
-  local e = redis.call('ZRANGE', KEYS[2], mcount - rpm, mcount - rpm, 'WITHSCORES')
-  local w = tonumber(e[2]) + 60000 - now
+local m = open(KEYS[2], 60000)
+local h = open(KEYS[3], 3600000)
+if m.total >= rpm then
+  local w = wait(m, m.total - rpm + 1)
   if w > retry then retry = w end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 3600000)
-local hcount = redis.call('ZCARD', KEYS[3])
-if hcount >= rph then
-  local e = redis.call('ZRANGE', KEYS[3], hcount - rph, hcount - rph, 'WITHSCORES')
-  local w = tonumber(e[2]) + 3600000 - now
+if h.total >= rph then
+  local w = wait(h, h.total - rph + 1)
   if w > retry then retry = w end
 end
 if retry > 0 then
+  save(m)
+  save(h)
   return {0, 0, string.format('%.3f', retry)}
 end
 tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
-local member = string.format('%.3f', now) .. ':' .. ARGV[4]
-redis.call('ZADD', KEYS[2], now, member)
-redis.call('PEXPIRE', KEYS[2], 61000)
-redis.call('ZADD', KEYS[3], now, member)
-redis.call('PEXPIRE', KEYS[3], 3601000)
-local remaining = math.min(math.floor((now + tolerance - tat) / interval) + 1, rpm - mcount - 1, rph - hcount - 1)
+add(m)
+add(h)
+local remaining = math.min(math.floor((now + tolerance - tat) / interval) + 1, rpm - m.total - 1, rph - h.total - 1)
 local reset = tat - now
 if remaining <= 0 then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  local w = tonumber(first[2]) + 60000 - now
+  local w = wait(m, 1)
   if w > reset then reset = w end
 end
 return {1, remaining, string.format('%.3f', reset)}
@@ -95,8 +165,7 @@ class RedisLimiter:
         self._fallback = MemoryLimiter()
         self.down = False
         self._probe: asyncio.Task[None] | None = None
-        self._ids = itertools.count()
-        self._pid = os.getpid()
+        self._next_reply_log = 0.0
         self.failed_calls = 0  # calls that went to Redis and failed (each waited at most the timeout)
         self.shortcuts = 0  # requests answered locally without touching Redis, since it was known down
 
@@ -107,9 +176,11 @@ class RedisLimiter:
         base = f"{self._prefix}:{{{key}}}"
         try:
             allowed, remaining, ms = await self._client.run_script(
-                LUA, [base + ":t", base + ":m", base + ":h"],
-                [limit.requests_per_minute, limit.requests_per_hour, limit.burst_limit,
-                 f"{self._pid}.{next(self._ids)}"])
+                LUA, [base + ":t", base + ":bm", base + ":bh"],
+                [limit.requests_per_minute, limit.requests_per_hour, limit.burst_limit])
+        except RespReplyError as exc:  # Redis is up but refused the script: this request only
+            self._reply_error(exc)
+            return self._degraded(key, limit)
         except (RespError, OSError) as exc:
             self.failed_calls += 1
             self._mark_down(exc)
@@ -118,6 +189,13 @@ class RedisLimiter:
         if int(allowed):
             return Decision(True, int(remaining), seconds, 0.0)
         return Decision(False, 0, seconds, seconds)
+
+    def _reply_error(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now >= self._next_reply_log:  # at most one line a minute
+            self._next_reply_log = now + 60.0
+            log.error("rate limiter: Redis refused the limit script (%s); %s for the requests it refuses",
+                      exc, "refusing (503)" if self._fail_closed else "using local limits")
 
     def _mark_down(self, exc: Exception) -> None:
         if self.down:

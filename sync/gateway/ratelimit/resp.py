@@ -31,6 +31,10 @@ class RespError(Exception):
     """A Redis command failed: no connection, no reply in time, or an error reply."""
 
 
+class RespReplyError(RespError):
+    """Redis answered with an error reply (it is up; the command was refused)."""
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, client: RespClient) -> None:
         self.client = client
@@ -61,7 +65,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():
                 continue
             if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(RespError(str(reply)))
+                future.set_exception(RespReplyError(str(reply)))
             else:
                 future.set_result(reply)
 
