@@ -29,9 +29,13 @@ _RING = BUCKETS + 1
 
 
 class Window:
-    """One sliding window of ``length`` seconds as a ring of bucket counts and latest admission times."""
+    """One sliding window of ``length`` seconds as a ring of bucket counts and latest admission times.
 
-    __slots__ = ("counts", "head", "lasts", "length", "total", "width")
+    ``edge`` is the first time at which the count can drop (the next bucket boundary, or the oldest
+    bucket's expiry if sooner): before it, ``total`` is the count, so the hot path is one comparison.
+    """
+
+    __slots__ = ("counts", "cur", "edge", "head", "lasts", "length", "memo", "memo_at", "total", "width")
 
     def __init__(self, length: float) -> None:
         self.length = length
@@ -39,17 +43,23 @@ class Window:
         self.counts = [0] * _RING
         self.lasts = [0.0] * _RING
         self.head = -1  # the newest bucket index seen (-1: none yet)
+        self.cur = 0  # its slot in the ring
         self.total = 0
+        self.edge = 0.0
+        self.memo: tuple[int, ...] = ()  # what the last wait() answer was computed from
+        self.memo_at = 0.0
 
     def count(self, now: float) -> int:
         """Admitted requests still counted at ``now`` (drops the buckets that left the window)."""
+        if now < self.edge:
+            return self.total
         b = int(now // self.width)
         head = self.head
+        counts = self.counts
         if b > head:
-            counts = self.counts
             if head < 0 or b - head > BUCKETS:
                 if self.total:
-                    self.counts = [0] * _RING
+                    counts = self.counts = [0] * _RING
                     self.total = 0
             else:
                 total = self.total
@@ -59,28 +69,46 @@ class Window:
                     counts[slot] = 0
                 self.total = total
             self.head = b
+            self.cur = b % _RING
         oldest = (b + 1) % _RING
-        if self.counts[oldest] and self.lasts[oldest] <= now - self.length:
-            self.total -= self.counts[oldest]
-            self.counts[oldest] = 0
+        edge = (b + 1) * self.width
+        if counts[oldest]:
+            expiry = self.lasts[oldest] + self.length
+            if expiry <= now:
+                self.total -= counts[oldest]
+                counts[oldest] = 0
+            elif expiry < edge:
+                edge = expiry
+        self.edge = edge
         return self.total
 
     def add(self, now: float) -> None:
         """Count one admitted request (after :meth:`count` at the same ``now``)."""
-        slot = self.head % _RING
+        slot = self.cur
         self.counts[slot] += 1
         self.lasts[slot] = now
         self.total += 1
 
     def wait(self, now: float, need: int) -> float:
-        """Seconds until ``need`` counted requests have left the window (oldest buckets first)."""
+        """Seconds until ``need`` counted requests have left the window (oldest buckets first).
+
+        Remembered until the count changes, so a client flooding a full window costs one ring walk per
+        change rather than one per refused request."""
+        # within one head bucket the count only grows in the newest slot and shrinks in the oldest, so
+        # equal (total, newest count) means nothing changed
+        memo = (need, self.total, self.head, self.counts[self.cur])
+        if memo == self.memo:
+            return self.memo_at - now
+        at = now + self.length
         freed = 0
         for j in range(self.head - BUCKETS, self.head + 1):
             slot = j % _RING
             freed += self.counts[slot]
             if freed >= need:
-                return self.lasts[slot] + self.length - now
-        return self.length
+                at = self.lasts[slot] + self.length
+                break
+        self.memo, self.memo_at = memo, at
+        return at - now
 
     def idle(self, now: float) -> bool:
         return self.count(now) == 0
@@ -116,7 +144,8 @@ class MemoryLimiter:
         tat = state.tat if state.tat > now else now
         retry = tat - tolerance - now if tat - now > tolerance else 0.0
         minute, hour = state.minute, state.hour
-        mcount, hcount = minute.count(now), hour.count(now)
+        mcount = minute.total if now < minute.edge else minute.count(now)
+        hcount = hour.total if now < hour.edge else hour.count(now)
         rpm, rph = limit.requests_per_minute, limit.requests_per_hour
         if mcount >= rpm:
             retry = max(retry, minute.wait(now, mcount - rpm + 1))
@@ -126,8 +155,14 @@ class MemoryLimiter:
             return Decision(False, 0, retry, retry)
         tat += interval
         state.tat = tat
-        minute.add(now)
-        hour.add(now)
+        slot = minute.cur  # Window.add, inlined: this is the hot path
+        minute.counts[slot] += 1
+        minute.lasts[slot] = now
+        minute.total += 1
+        slot = hour.cur
+        hour.counts[slot] += 1
+        hour.lasts[slot] = now
+        hour.total += 1
         remaining = min(math.floor((now + tolerance - tat) / interval) + 1, rpm - mcount - 1, rph - hcount - 1)
         reset = max(tat - now, minute.wait(now, 1) if remaining <= 0 else 0.0)
         return Decision(True, remaining, reset, 0.0)
