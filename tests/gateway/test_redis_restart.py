@@ -74,3 +74,24 @@ async def test_gateways_republish_after_redis_restarts_empty(upstreams, third_st
                 assert stored["url"] == inv.url
         finally:
             await redis.aclose()
+
+
+async def test_gateway_started_while_redis_is_down_publishes_once_it_is_up(upstreams, caplog) -> None:  # type: ignore[no-untyped-def]
+    inv = await upstreams("inv-1")
+    with own_redis() as server:
+        server.kill()
+        gateway = APIGateway(redis_url=server.url, settings=make_settings())
+        gateway.add_service("inventory", endpoint(inv))
+        gateway.set_rate_limit("inventory/*", RateLimit(requests_per_minute=11, requests_per_hour=111, burst_limit=3))
+        async with gateway:
+            server.start()
+            redis = aioredis.Redis.from_url(server.url)
+            try:
+                async def published() -> bool:
+                    return (await redis.hlen(SERVICES), await redis.hlen(RULES)) == (1, 1)
+
+                await _until(published, "the gateway to publish its state once Redis is up")
+            finally:
+                await redis.aclose()
+    shared = [r.getMessage() for r in caplog.records if r.name == "sync.gateway.shared"]
+    assert len([m for m in shared if "unreachable" in m]) == 1, shared  # once per outage, not per retry
