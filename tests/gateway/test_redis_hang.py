@@ -9,6 +9,7 @@ import logging
 
 import httpx
 import pytest
+import redis as sync_redis
 
 from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.ratelimit.redis_limiter import RedisLimiter
@@ -41,8 +42,10 @@ async def _until_up(limiter: RedisLimiter) -> None:
     raise AssertionError("the limiter never saw Redis answer again")
 
 
-@pytest.mark.parametrize("fail_closed", [False, True])
-async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, caplog, fail_closed) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("fail_closed", "hang"), [(False, "sigstop"), (True, "sigstop"), (False, "pause_writes")])
+async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, caplog, fail_closed, hang) -> None:  # type: ignore[no-untyped-def]
+    """``pause_writes``: CLIENT PAUSE WRITE, a Redis that still answers PING but runs no script (as one
+    too loaded to answer in time may): it must stay marked down, not flap up and down."""
     up = await upstreams("inv-1")
     caplog.set_level(logging.DEBUG, logger="sync.gateway.ratelimit")
     with own_redis() as redis:
@@ -56,7 +59,11 @@ async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, c
             limiter = gateway._limiter
             assert isinstance(limiter, RedisLimiter) and not limiter.down and limiter.failed_calls == 0
 
-            redis.pause()
+            admin = sync_redis.Redis.from_url(redis.url)
+            if hang == "sigstop":
+                redis.pause()
+            else:
+                admin.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
             try:
                 codes = await _clients(client)
                 # Only the requests already waiting on Redis when it hung went to it (each waited at most the
@@ -69,7 +76,11 @@ async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, c
                 metrics = (await client.get("/metrics")).text
                 assert f"gateway_rate_limit_backend_errors_total {WORKERS * ROUNDS}.0" in metrics
             finally:
-                redis.resume()
+                if hang == "sigstop":
+                    redis.resume()
+                else:
+                    admin.execute_command("CLIENT", "UNPAUSE")
+                admin.close()
 
             await _until_up(limiter)
             failed = limiter.failed_calls

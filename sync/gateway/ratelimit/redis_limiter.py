@@ -142,7 +142,7 @@ end
 return {1, remaining, string.format('%.3f', reset)}
 """
 
-_PROBE_EVERY = 0.5  # seconds between background PINGs while Redis is known bad
+_PROBE_EVERY = 0.5  # seconds between background probes while Redis is known bad
 
 
 class RedisLimiter:
@@ -150,9 +150,10 @@ class RedisLimiter:
 
     A circuit around the client: the first failed call (no connection, or no reply within the client's
     timeout) marks Redis down, logged once. While it is down no request touches Redis (each gets the
-    local limits, or 503 when failing closed, at once) and a background task PINGs it every
-    ``probe_every`` seconds; the first answer marks it up again (logged once) and requests go back to
-    Redis. So a hung Redis delays only the requests already waiting on it, by at most the timeout.
+    local limits, or 503 when failing closed, at once) and a background task runs the script on a
+    probe key every ``probe_every`` seconds; the first answer marks it up again (logged once) and
+    requests go back to Redis. So a hung Redis delays only the requests already waiting on it, by at
+    most the timeout.
     """
 
     def __init__(self, client: RespClient, *, fail_closed: bool, on_error: Callable[[], None],
@@ -206,11 +207,14 @@ class RedisLimiter:
         self._probe = asyncio.get_running_loop().create_task(self._wait_until_up(), name="rate-limit-redis-probe")
 
     async def _wait_until_up(self) -> None:
+        """Probe with the limiter's own script (on a key of its own), not PING: a Redis that answers PING
+        but runs no script in time (paused writes, overload) must stay down rather than flap."""
+        base = f"{self._prefix}:{{probe}}"
         while True:
             await asyncio.sleep(self._probe_every)
             try:
-                if await self._client.ping():
-                    break
+                await self._client.run_script(LUA, [base + ":t", base + ":bm", base + ":bh"], [1, 1, 1])
+                break
             except (RespError, OSError) as exc:
                 log.debug("rate limiter: Redis still unreachable: %s", exc)
         self.down = False
