@@ -131,6 +131,8 @@ class APIGateway:
         redis_url = self._limits_url or self.redis_url
         if redis_url:
             try:
+                if isinstance(self._limiter, RedisLimiter) and self._limiter.down:
+                    raise RespError("the rate limiter found Redis unreachable or too slow; local limits apply")
                 if self._limits_resp is not None:
                     await self._limits_resp.ping()
                 elif self._redis is not None:

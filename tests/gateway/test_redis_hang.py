@@ -75,6 +75,9 @@ async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, c
                 assert codes == [expected] * (WORKERS * ROUNDS)
                 metrics = (await client.get("/metrics")).text
                 assert f"gateway_rate_limit_backend_errors_total {WORKERS * ROUNDS}.0" in metrics
+                health = await client.get("/health")  # also when Redis still answers PING (paused writes)
+                assert health.json()["dependencies"]["redis"]["status"] == "down"
+                assert health.status_code == (503 if fail_closed else 200)
             finally:
                 if hang == "sigstop":
                     redis.resume()
@@ -86,6 +89,7 @@ async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, c
             failed = limiter.failed_calls
             assert [(await client.get("/inventory/x")).status_code for _ in range(5)] == [200] * 5
             assert limiter.failed_calls == failed and not limiter.down
+            assert (await client.get("/health")).json()["dependencies"]["redis"]["status"] == "ok"
     lines = [r for r in caplog.records if r.name == "sync.gateway.ratelimit" and r.levelno >= logging.INFO]
     assert len(lines) == 2, [r.getMessage() for r in lines]  # down once, up once: not one line per request
     assert "Redis unreachable" in lines[0].getMessage() and "answers again" in lines[1].getMessage()
