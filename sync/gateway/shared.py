@@ -49,7 +49,6 @@ class SharedState:
         self.subscribed = asyncio.Event()
         self.check_every = check_every
         self.epoch: bytes | None = None  # the gw:epoch value this process last published under
-        self.republished = 0  # times Redis was found empty (or reset) and everything published again
         self._down = False  # for logging Redis outages once, not on every retry
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -72,10 +71,11 @@ class SharedState:
         current = await self.client.get(EPOCH)
         if current is not None and current == self.epoch:
             return False
+        first = self.epoch is None
         await self.push_local()
-        self.republished += 1
-        log.warning("shared registry: Redis lost the shared state (restarted empty or flushed); published "
-                    "%d instances and %d rate-limit rules again", len(self.registry.instances()), len(self.rules.rules))
+        log.warning("shared registry: %s; published %d instances and %d rate-limit rules",
+                    "first contact with Redis" if first else "Redis lost the shared state (restarted empty or flushed)",
+                    len(self.registry.instances()), len(self.rules.rules))
         return True
 
     async def watch(self) -> None:
