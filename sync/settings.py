@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     RATE_LIMIT_FAIL_CLOSED: bool = Field(
         False, description="When Redis is unreachable: true refuses (503), false falls back to local limits."
     )
+    RATE_LIMIT_REDIS_TIMEOUT: float = Field(
+        0.1, gt=0, le=10, description="Seconds a request waits for Redis (connect or reply) before the "
+        "limiter treats Redis as down: then no request waits on it until a background probe gets an answer.",
+    )
 
     # --- Service discovery ----------------------------------------------------------------
     SERVICE_REGISTRY_URL: str | None = Field(

@@ -131,6 +131,8 @@ class APIGateway:
         redis_url = self._limits_url or self.redis_url
         if redis_url:
             try:
+                if isinstance(self._limiter, RedisLimiter) and self._limiter.down:
+                    raise RespError("the rate limiter found Redis unreachable or too slow; local limits apply")
                 if self._limits_resp is not None:
                     await self._limits_resp.ping()
                 elif self._redis is not None:
@@ -155,7 +157,8 @@ class APIGateway:
             if self._started:
                 return
             if self._limits_url:
-                self._limits_resp = RespClient(self._limits_url, timeout=1.0, connect_timeout=0.5)
+                wait = self.settings.RATE_LIMIT_REDIS_TIMEOUT
+                self._limits_resp = RespClient(self._limits_url, timeout=wait, connect_timeout=wait)
                 self._limiter = RedisLimiter(self._limits_resp, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
                                              on_error=self._count_backend_error)
                 self._limit_stage.limiter = self._limiter
@@ -168,6 +171,7 @@ class APIGateway:
                 except (RedisError, OSError) as exc:
                     log.error("shared registry: Redis unreachable at start (%s); using local state", exc)
                 self._tasks.append(asyncio.create_task(self.shared.listen(), name="gateway-shared"))
+                self._tasks.append(asyncio.create_task(self.shared.watch(), name="gateway-shared-watch"))
                 try:  # so that events published once start-up returns are not missed
                     await asyncio.wait_for(self.shared.subscribed.wait(), timeout=2.0)
                 except TimeoutError:
@@ -187,6 +191,8 @@ class APIGateway:
         await self.upstreams.aclose()
         if self._redis is not None:
             await self._redis.aclose()
+        if isinstance(self._limiter, RedisLimiter):
+            await self._limiter.aclose()
         if self._limits_resp is not None:
             await self._limits_resp.aclose()
         self._redis = self._limits_resp = None

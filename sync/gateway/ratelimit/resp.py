@@ -31,6 +31,10 @@ class RespError(Exception):
     """A Redis command failed: no connection, no reply in time, or an error reply."""
 
 
+class RespReplyError(RespError):
+    """Redis answered with an error reply (it is up; the command was refused)."""
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, client: RespClient) -> None:
         self.client = client
@@ -61,7 +65,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():
                 continue
             if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(RespError(str(reply)))
+                future.set_exception(RespReplyError(str(reply)))
             else:
                 future.set_result(reply)
 
@@ -93,6 +97,7 @@ class RespClient:
         self.tls = url.startswith("rediss://")
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self._tick_every = min(_TICK, timeout / 2)  # so no command waits much past ``timeout``
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._ticker: asyncio.TimerHandle | None = None
@@ -112,7 +117,7 @@ class RespClient:
         assert proto.transport is not None
         proto.transport.write(hiredis.pack_command(args))
         if self._ticker is None:
-            self._ticker = loop.call_later(_TICK, self._tick)
+            self._ticker = loop.call_later(self._tick_every, self._tick)
         return future
 
     async def run_script(self, script: str, keys: list[str], args: list[Any]) -> Any:
@@ -185,7 +190,7 @@ class RespClient:
         if time.monotonic() - proto.waiting[0][1] > self.timeout:
             proto.fail(RespError(f"Redis did not answer within {self.timeout:g}s"))
             return
-        self._ticker = asyncio.get_running_loop().call_later(_TICK, self._tick)
+        self._ticker = asyncio.get_running_loop().call_later(self._tick_every, self._tick)
 
     def forget(self, proto: _Protocol) -> None:
         if self._proto is proto:
