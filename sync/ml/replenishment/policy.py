@@ -35,7 +35,7 @@ from sync.ml.replenishment.risk import HISTORY_WINDOW, RiskSamples, risk_samples
 from sync.ml.replenishment.textbook import eoq
 
 Forecaster = Callable[[pd.DataFrame, int], pd.DataFrame]
-SHORTAGE_FACTOR = 1.0
+SHORTAGE_FACTOR = 5.0
 SEGMENTS = np.array(["smooth", "erratic", "intermittent", "lumpy"], dtype=object)
 ABC_CUTS = (0.80, 0.95)
 XYZ_CUTS = (0.5, 1.0)
@@ -214,7 +214,7 @@ def plan_replenishment(
     history: pd.DataFrame, *, service_level: Any = 0.95, lead_time: Any = 2, review_period: int = 1,
     unit_cost: Any = None, ordering_cost: Any = None, holding_cost_rate: Any = 0.25, freq: str = "W-SUN",
     lead_time_sd: Any = None, class_service_levels: Mapping[str, Any] | None = None,
-    forecaster: Forecaster | None = None,
+    plan_periods: int = 1, forecaster: Forecaster | None = None,
 ) -> pd.DataFrame:
     """Reorder point and order-up-to level per SKU for a target fill rate (module docstring; SPEC).
 
@@ -228,6 +228,8 @@ def plan_replenishment(
     ordering_cost : cost per order; with ``unit_cost`` it gives the EOQ.
     holding_cost_rate : per year, of the unit's value.
     class_service_levels : targets per ABC or ABC-XYZ class, e.g. ``{"A": 0.98, "B": 0.95, "C": 0.90}``.
+    plan_periods : periods the plan stays in force (until the next plan): it protects every review in
+        them, so a plan made once for 8 weeks stocks for the highest risk-period forecast among them.
     forecaster : ``f(history, horizon) -> frame`` (sku, date, forecast); default ``forecast_demand``.
 
     Returns one row per SKU (columns in docs/replenishment.md). Bad input raises ``ValidationFailed``
@@ -237,11 +239,12 @@ def plan_replenishment(
     params = check_params(panel, service_level=service_level, lead_time=lead_time, review_period=review_period,
                           unit_cost=unit_cost, ordering_cost=ordering_cost, holding_cost_rate=holding_cost_rate,
                           lead_time_sd=lead_time_sd, class_service_levels=class_service_levels)
-    horizon = risk_horizon(params)
+    life = whole_periods(plan_periods, "plan_periods")
+    horizon = risk_horizon(params, life)
     frame = (forecaster or default_forecaster(freq))(history, horizon)
     forecast = forecast_matrix(frame, panel.skus, horizon)
-    return build_plan(panel, forecast, params, SHORTAGE_FACTOR, "forecast_demand" if forecaster is None
-                 else getattr(forecaster, "__name__", "forecaster"))
+    source = "forecast_demand" if forecaster is None else getattr(forecaster, "__name__", "forecaster")
+    return build_plan(panel, forecast, params, SHORTAGE_FACTOR, source, life)
 
 
 __all__: Sequence[str] = ("build_plan", "classify", "plan_replenishment", "reorder_point_for")
