@@ -1,0 +1,177 @@
+"""The ML service's replenishment routes: ``POST /simulate`` (what-if) and ``POST /plan``.
+
+``/simulate`` replays our policy and the textbook rule over a stretch of history (the request's, or
+the inventory service's ``/demand-history``). ``/plan`` reads demand history, SKU parameters
+(``/skus``: unit cost, supplier, lead time) and stock levels (``/levels``: on hand + incoming) from the
+inventory service, plans every SKU and answers the plan with the purchase-order lines it proposes.
+Included by ``sync.ml.service.create_app``; the library is ``sync.ml.replenishment``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from typing import Annotated, Any
+
+import httpx
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from sync.errors import UpstreamUnavailable
+from sync.ml import schemas
+from sync.ml.inventory_client import demand_history
+from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
+from sync.settings import Settings
+
+router = APIRouter(tags=["replenishment"])
+
+Level = Annotated[float, Field(gt=0, lt=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
+PAGE = 1000
+MAX_PAGES = 10_000
+
+
+class _Policy(schemas._Body):
+    service_level: Level | dict[SkuCode, Level] = Field(0.95, description="Target fill rate, or {sku: rate}.")
+    class_service_levels: dict[Annotated[str, Field(min_length=1, max_length=2)], Level] | None = Field(
+        None, description='Targets per ABC or ABC-XYZ class, e.g. {"A": 0.98, "B": 0.95, "C": 0.90}.')
+    review_period: Annotated[int, Field(ge=1, le=52)] = 1
+    ordering_cost: NonNegative | dict[SkuCode, NonNegative] | None = Field(None, description="Cost per order.")
+    holding_cost_rate: Annotated[float, Field(gt=0)] = Field(0.25, description="Per year, of the unit's value.")
+    lead_time_sd: NonNegative | dict[SkuCode, NonNegative] | None = Field(None, description="Periods.")
+    freq: str = "W-SUN"
+
+
+class SimulateRequest(_Policy):
+    history: schemas.History | None = Field(None, description="Omitted: read from the inventory service.")
+    start: dt.date | None = Field(None, description="First simulated period (a date in it); default: the last "
+                                                   "`periods` periods of the history.")
+    periods: Annotated[int, Field(ge=1, le=260)] = 24
+    replan_every: Annotated[int, Field(ge=1, le=52)] = 8
+    lead_time: Annotated[int, Field(ge=0, le=104)] | dict[SkuCode, Annotated[int, Field(ge=0, le=104)]] = Field(
+        2, description="Whole periods, or {sku: periods}.")
+    unit_cost: NonNegative | dict[SkuCode, NonNegative] | None = Field(
+        None, description="Default: the SKU's mean sale price when history has prices.")
+    textbook_k: NonNegative | None = Field(None, description="The textbook rule's k; default z(service level).")
+    include_skus: bool = Field(False, description="Also answer the per-SKU outcomes.")
+
+
+class PlanRequest(_Policy):
+    plan_periods: Annotated[int, Field(ge=1, le=52)] = Field(
+        1, description="Periods the plan stays in force; it protects every review in them.")
+    lead_time: NonNegative | None = Field(
+        None, description="Periods for every SKU; default: each SKU's lead_time_days from the inventory service.")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_jsonable(r) for r in frame.to_dict("records")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _pages(base_url: str, path: str, timeout: float) -> list[dict[str, Any]]:
+    """Every item of a paginated inventory list (``{"items", "next_cursor"}``)."""
+    url = base_url.rstrip("/") + path
+    items: list[dict[str, Any]] = []
+    cursor = None
+    with httpx.Client(timeout=timeout) as client:
+        for _ in range(MAX_PAGES):
+            params = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
+            try:
+                resp = client.get(url, params=params)
+            except httpx.HTTPError as exc:
+                raise UpstreamUnavailable(f"inventory service at {base_url} is unreachable: {exc}",
+                                          details={"url": url}) from exc
+            if resp.status_code != 200:
+                raise UpstreamUnavailable(f"inventory service answered {resp.status_code} for {path}",
+                                          details={"url": url, "status": resp.status_code})
+            try:
+                body = resp.json()
+                items.extend(body["items"])
+                cursor = body.get("next_cursor")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UpstreamUnavailable(f"inventory service sent {path} in an unexpected shape") from exc
+            if not cursor:
+                return items
+    raise UpstreamUnavailable(f"inventory service's {path} did not end after {MAX_PAGES} pages")
+
+
+def _period_days(freq: str) -> float:
+    base = "".join(ch for ch in freq.split("-")[0] if ch.isalpha()).upper()
+    return {"W": 7.0, "D": 1.0, "M": 365.25 / 12, "MS": 365.25 / 12, "ME": 365.25 / 12}.get(base, 7.0)
+
+
+@router.post("/simulate", summary="What-if: replay our policy and the textbook rule over history")
+def simulate(body: SimulateRequest, request: Request) -> dict[str, Any]:
+    settings = _settings(request)
+    history = (schemas.history_frame(body.history) if body.history is not None
+               else demand_history(settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT))
+    report = simulate_policy(
+        history, start=body.start, periods=body.periods, replan_every=body.replan_every,
+        service_level=body.service_level, lead_time=body.lead_time, review_period=body.review_period,
+        unit_cost=body.unit_cost, ordering_cost=body.ordering_cost, holding_cost_rate=body.holding_cost_rate,
+        freq=body.freq, lead_time_sd=body.lead_time_sd, class_service_levels=body.class_service_levels,
+        textbook_k=body.textbook_k)
+    out: dict[str, Any] = {
+        "start": report.start, "periods": report.periods, "origins": report.origins,
+        "stock_value_unit": "currency" if report.value_known else "units (no unit cost or price known)",
+        "policies": {name: o.as_dict() for name, o in report.outcomes.items()},
+    }
+    if body.include_skus:
+        out["skus"] = {name: _records(o.per_sku) for name, o in report.outcomes.items()}
+    return _jsonable(out)
+
+
+@router.post("/plan", summary="Plan every SKU from the inventory service's data and propose orders")
+def plan(body: PlanRequest, request: Request) -> dict[str, Any]:
+    settings = _settings(request)
+    started = time.perf_counter()
+    base, timeout = settings.INVENTORY_URL, settings.GATEWAY_TIMEOUT
+    history = demand_history(base, timeout=timeout)
+    planned = set(history["sku"].astype(str))
+    skus = {str(s["code"]): s for s in _pages(base, "/skus", timeout) if str(s["code"]) in planned}
+    days = _period_days(body.freq)
+    lead_time: Any = body.lead_time
+    if lead_time is None:
+        lead_time = {code: float(s.get("lead_time_days") or 0) / days for code, s in skus.items()}
+    unit_cost = {code: float(s.get("unit_cost") or 0) or float(s.get("price") or 0) for code, s in skus.items()}
+    unit_cost = {code: value for code, value in unit_cost.items() if value > 0}
+    result = plan_replenishment(
+        history, service_level=body.service_level, lead_time=lead_time, review_period=body.review_period,
+        unit_cost=unit_cost or None, ordering_cost=body.ordering_cost, holding_cost_rate=body.holding_cost_rate,
+        freq=body.freq, lead_time_sd=body.lead_time_sd, class_service_levels=body.class_service_levels,
+        plan_periods=body.plan_periods)
+    positions: dict[str, float] = {}
+    for level in _pages(base, "/levels", timeout):
+        code = str(level["sku"])
+        if code in planned:
+            positions[code] = positions.get(code, 0.0) + float(level.get("on_hand") or 0) + float(
+                level.get("incoming") or 0)
+    suppliers = {code: s.get("supplier") for code, s in skus.items()}
+    proposals = propose_orders(result, positions, suppliers)
+    result = result.assign(position=result["sku"].map(lambda c: positions.get(c, 0.0)))
+    return _jsonable({
+        "freq": body.freq, "skus": len(result), "seconds": round(time.perf_counter() - started, 3),
+        "items": _records(result), "proposals": _records(proposals),
+    })
