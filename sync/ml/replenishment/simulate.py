@@ -56,12 +56,16 @@ class Trace:
         return ((self.start + self.end) / 2.0).mean(axis=1)
 
 
-def _as_matrix(value: Array | float, shape: tuple[int, int], name: str) -> Array:
-    out = np.broadcast_to(np.asarray(value, dtype=np.float64), shape) if np.ndim(value) < 2 else np.asarray(
-        value, dtype=np.float64)
-    if out.shape != shape:
-        raise ValidationFailed(f"{name} must be shaped {shape}, got {out.shape}", details={"field": name})
-    return out
+def _as_matrix(value: npt.ArrayLike, shape: tuple[int, int], name: str) -> Array:
+    """Per SKU ``(n,)`` or per SKU and period ``(n, T)`` values as an ``(n, T)`` matrix."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 1 and array.shape[0] == shape[0]:
+        array = array[:, None]
+    try:
+        return np.broadcast_to(array, shape)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be shaped ({shape[0]},) or {shape}, got {array.shape}",
+                               details={"field": name}) from exc
 
 
 def simulate(demand: Array, reorder_point: Array, order_up_to: Array, lead_time: npt.ArrayLike,
@@ -76,10 +80,8 @@ def simulate(demand: Array, reorder_point: Array, order_up_to: Array, lead_time:
     if demand.ndim != 2:
         raise ValidationFailed("demand must be a (SKUs x periods) matrix", details={"field": "demand"})
     n, periods = demand.shape
-    s_all = _as_matrix(np.asarray(reorder_point, dtype=np.float64)[:, None]
-                       if np.ndim(reorder_point) == 1 else reorder_point, (n, periods), "reorder_point")
-    big_s = _as_matrix(np.asarray(order_up_to, dtype=np.float64)[:, None]
-                       if np.ndim(order_up_to) == 1 else order_up_to, (n, periods), "order_up_to")
+    s_all = _as_matrix(reorder_point, (n, periods), "reorder_point")
+    big_s = _as_matrix(order_up_to, (n, periods), "order_up_to")
     lead = np.broadcast_to(np.asarray(lead_time), (n,))
     if np.any(lead < 0) or np.any(lead != np.round(lead)):
         raise ValidationFailed("lead_time must be whole periods >= 0", details={"field": "lead_time"})
