@@ -10,6 +10,7 @@ and the share of SKUs more than 5 points below their target; and the same per SK
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,7 @@ class Replay:
     holding: Array
     per_year: float
     plans: list[pd.DataFrame] = field(default_factory=list)
+    plan_seconds: list[float] = field(default_factory=list)  # wall time of each plan, forecast included
 
     @property
     def demand(self) -> Array:
@@ -187,13 +189,14 @@ def prepare(
     forecast_fn = forecaster or default_forecaster(freq)
     horizon = risk_horizon(params, plan_periods)
     for origin in origins:
+        started = time.perf_counter()
         seen = history_before(history, panel.dates[origin], freq)
         head = panel.head(origin)
         frame = forecast_fn(seen, horizon)
-        # plan on the history up to the origin, with the parameters as checked at the start
-        at = dict(params, classes=params["classes"])
-        replay.plans.append(build_plan(head, forecast_matrix(frame, head.skus, horizon), at, shortage_factor,
-                                  "forecast_demand" if forecaster is None else "forecaster", plan_periods))
+        # planned on the history up to the origin, with the parameters as checked at the start
+        replay.plans.append(build_plan(head, forecast_matrix(frame, head.skus, horizon), params, shortage_factor,
+                                       "forecast_demand" if forecaster is None else "forecaster", plan_periods))
+        replay.plan_seconds.append(time.perf_counter() - started)
     return replay
 
 
