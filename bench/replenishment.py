@@ -29,10 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.forecast import DEFAULT_DATA, HORIZON, N_ORIGINS
 from sync.ml.forecasting import forecast_demand
 from sync.ml.forecasting.weekly import read_transactions, weekly_history
+from sync.ml.replenishment.policy import SHORTAGE_FACTOR
 from sync.ml.replenishment.whatif import Outcome, Replay, prepare
 
 TARGET = 0.95
 LEVELS = (0.90, 0.95, 0.98)  # what a service-level change costs (ours only, same forecasts)
+FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 14.0)
 PARAMS = {"lead_time": 2, "review_period": 1, "ordering_cost": 10.0, "holding_cost_rate": 0.25}
 
 
@@ -85,11 +87,24 @@ def half_report(replay: Replay, mask: np.ndarray, label: str) -> tuple[Outcome, 
     return ours, textbook, tuned, k
 
 
-def run(data: Path, cache: Path | None) -> int:
+def sweep(history: pd.DataFrame, start: int, forecasts: Forecasts) -> None:
+    """How SHORTAGE_FACTOR was chosen: tuning-half figures for each candidate (the confirmation half unseen)."""
+    print(f"\nshortage factor sweep, tuning half only (target {TARGET}; chosen: the smallest reaching it; "
+          f"in use: {SHORTAGE_FACTOR:g})")
+    print(f"  {'factor':<30}{'fill':>8}{'stock value':>13}{'orders':>8}{'stockouts':>10}{'far below':>11}")
+    for factor in FACTORS:
+        rp = prepare(history, start=start, periods=HORIZON * N_ORIGINS, replan_every=HORIZON,
+                     service_level=TARGET, forecaster=forecasts, shortage_factor=factor, **PARAMS)
+        print(row(f"{factor:g}", rp.outcome(rp.trace_ours(), tuning_half(rp.panel.skus))))
+
+
+def run(data: Path, cache: Path | None, with_sweep: bool) -> int:
     history = weekly_history(read_transactions(data))
     weeks = history["date"].nunique()
     start = weeks - HORIZON * N_ORIGINS
     forecasts = Forecasts(cache)
+    if with_sweep:
+        sweep(history, start, forecasts)
     replays = {}
     for level in LEVELS:
         replays[level] = prepare(history, start=start, periods=HORIZON * N_ORIGINS, replan_every=HORIZON,
@@ -139,8 +154,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="transactions CSV (.csv or .csv.xz)")
     parser.add_argument("--cache", type=Path, default=None, help="keep forecasts here (experiments; times then "
                                                                   "exclude forecasting)")
+    parser.add_argument("--sweep", action="store_true", help="first print the tuning half's shortage-factor sweep")
     args = parser.parse_args()
-    return run(args.data, args.cache)
+    return run(args.data, args.cache, args.sweep)
 
 
 if __name__ == "__main__":

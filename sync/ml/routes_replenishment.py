@@ -3,30 +3,40 @@
 ``/simulate`` replays our policy and the textbook rule over a stretch of history (the request's, or
 the inventory service's ``/demand-history``). ``/plan`` reads demand history, SKU parameters
 (``/skus``: unit cost, supplier, lead time) and stock levels (``/levels``: on hand + incoming) from the
-inventory service, plans every SKU and answers the plan with the purchase-order lines it proposes.
+inventory service, plans every SKU and answers the plan with the purchase-order lines it proposes;
+with ``background`` it answers 202 and a job id at once (``GET /plan/jobs/{job_id}``: progress, then
+the answer), for large catalogues.
 Included by ``sync.ml.service.create_app``; the library is ``sync.ml.replenishment``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+import threading
 import time
+import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import httpx
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from sync.errors import UpstreamUnavailable
+from sync.errors import NotFound, SyncError, UpstreamUnavailable
 from sync.ml import schemas
 from sync.ml.inventory_client import demand_history
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
 from sync.settings import Settings
 
 router = APIRouter(tags=["replenishment"])
+log = logging.getLogger("sync.ml")
+MAX_JOBS = 20  # finished background plans kept for polling
+_JOBS_LOCK = threading.Lock()
 
 Level = Annotated[float, Field(gt=0, lt=1)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -61,6 +71,7 @@ class SimulateRequest(_Policy):
 
 
 class PlanRequest(_Policy):
+    background: bool = Field(False, description="Answer 202 with a job id at once; poll /plan/jobs/{job_id}.")
     plan_periods: Annotated[int, Field(ge=1, le=52)] = Field(
         1, description="Periods the plan stays in force; it protects every review in them.")
     lead_time: NonNegative | None = Field(
@@ -143,14 +154,40 @@ def simulate(body: SimulateRequest, request: Request) -> dict[str, Any]:
     return _jsonable(out)
 
 
-@router.post("/plan", summary="Plan every SKU from the inventory service's data and propose orders")
-def plan(body: PlanRequest, request: Request) -> dict[str, Any]:
-    settings = _settings(request)
+class Job:
+    """A background ``/plan``: its progress through STEPS, then its answer or its error."""
+
+    STEPS = ("demand history", "SKU records", "forecast and plan", "stock levels", "proposals")
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex
+        self.status = "running"
+        self.step = 0
+        self.result: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
+
+    def advance(self, step: int) -> None:
+        self.step = step
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"job_id": self.id, "status": self.status, "progress": {
+            "done": self.step, "total": len(self.STEPS),
+            "step": self.STEPS[min(self.step, len(self.STEPS) - 1)] if self.status == "running" else None}}
+        if self.result is not None:
+            out["result"] = self.result
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], None]) -> dict[str, Any]:
     started = time.perf_counter()
     base, timeout = settings.INVENTORY_URL, settings.GATEWAY_TIMEOUT
     history = demand_history(base, timeout=timeout)
+    advance(1)
     planned = set(history["sku"].astype(str))
     skus = {str(s["code"]): s for s in _pages(base, "/skus", timeout) if str(s["code"]) in planned}
+    advance(2)
     days = _period_days(body.freq)
     lead_time: Any = body.lead_time
     if lead_time is None:
@@ -162,16 +199,61 @@ def plan(body: PlanRequest, request: Request) -> dict[str, Any]:
         unit_cost=unit_cost or None, ordering_cost=body.ordering_cost, holding_cost_rate=body.holding_cost_rate,
         freq=body.freq, lead_time_sd=body.lead_time_sd, class_service_levels=body.class_service_levels,
         plan_periods=body.plan_periods)
+    advance(3)
     positions: dict[str, float] = {}
     for level in _pages(base, "/levels", timeout):
         code = str(level["sku"])
         if code in planned:
             positions[code] = positions.get(code, 0.0) + float(level.get("on_hand") or 0) + float(
                 level.get("incoming") or 0)
+    advance(4)
     suppliers = {code: s.get("supplier") for code, s in skus.items()}
     proposals = propose_orders(result, positions, suppliers)
     result = result.assign(position=result["sku"].map(lambda c: positions.get(c, 0.0)))
+    advance(5)
     return _jsonable({
         "freq": body.freq, "skus": len(result), "seconds": round(time.perf_counter() - started, 3),
         "items": _records(result), "proposals": _records(proposals),
     })
+
+
+def _jobs(request: Request) -> dict[str, Job]:
+    jobs: dict[str, Job] | None = getattr(request.app.state, "plan_jobs", None)
+    if jobs is None:
+        jobs = request.app.state.plan_jobs = {}
+    return jobs
+
+
+def _run_job(job: Job, body: PlanRequest, settings: Settings) -> None:
+    try:
+        job.result = _make_plan(body, settings, job.advance)
+        job.status = "done"
+    except SyncError as exc:
+        job.error, job.status = exc.to_dict()["error"], "failed"
+    except Exception:  # a background thread has no handler above it: record, never raise
+        log.exception("background plan %s failed", job.id)
+        job.error, job.status = {"code": "internal_error", "message": "planning failed", "details": None}, "failed"
+
+
+@router.post("/plan", summary="Plan every SKU from the inventory service's data and propose orders",
+             responses={202: {"description": "With background: the job, to poll at /plan/jobs/{job_id}"}})
+def plan(body: PlanRequest, request: Request) -> Any:
+    settings = _settings(request)
+    if not body.background:
+        return _make_plan(body, settings, lambda step: None)
+    jobs = _jobs(request)
+    with _JOBS_LOCK:
+        for old in [j for j in jobs.values() if j.status != "running"][: max(len(jobs) - MAX_JOBS + 1, 0)]:
+            jobs.pop(old.id, None)
+        job = Job()
+        jobs[job.id] = job
+    threading.Thread(target=_run_job, args=(job, body, settings), name=f"plan-{job.id}", daemon=True).start()
+    return JSONResponse(job.view(), status_code=202)
+
+
+@router.get("/plan/jobs/{job_id}", summary="A background plan: progress, then its answer")
+def plan_job(job_id: Annotated[str, Path(max_length=64)], request: Request) -> dict[str, Any]:
+    job = _jobs(request).get(job_id)
+    if job is None:
+        raise NotFound(f"no plan job {job_id!r}", details={"field": "job_id"})
+    return job.view()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,12 @@ def test_simulate_refuses_bad_input_with_a_422_naming_the_field(ml: Client, rows
 def test_plan_with_an_unreachable_inventory_is_a_503_and_bad_input_a_422(ml: Client) -> None:
     resp = ml.post("/plan", json={})
     assert resp.status_code == 503 and "inventory service" in resp.json()["error"]["message"]
+    job = ml.post("/plan", json={"background": True}).json()
+    deadline = time.monotonic() + 60
+    while job["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = ml.get(f"/plan/jobs/{job['job_id']}").json()
+    assert job["status"] == "failed" and job["error"]["code"] == "service_unavailable"
     resp = ml.post("/plan", json={"service_level": 1})
     assert resp.status_code == 422 and "service_level" in resp.json()["error"]["message"]
     resp = ml.post("/plan", json={"ordering_cost": -5})
@@ -86,12 +93,25 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
             resp = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2})
             assert resp.status_code == 200, resp.text
             body = resp.json()
+            started = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2, "background": True})
+            assert started.status_code == 202, started.text
+            job = started.json()
+            assert job["status"] == "running" and job["progress"]["total"] == 5
+            deadline = time.monotonic() + 120
+            while job["status"] == "running" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                job = ml.get(f"/plan/jobs/{job['job_id']}").json()
+            assert job["status"] == "done" and job["progress"]["done"] == 5, job
+            background = job["result"]
+            missing = ml.get("/plan/jobs/no-such-job")
+            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     items = {i["sku"]: i for i in body["items"]}
     assert items and set(items) <= set(skus) and body["skus"] == len(items)
     for code, item in items.items():
         assert item["lead_time"] == pytest.approx(skus[code]["lead_time_days"] / 7)  # from the SKU record
         position = sum(lv["on_hand"] + lv["incoming"] for lv in levels if lv["sku"] == code)
         assert item["position"] == pytest.approx(position)
+    assert background == body | {"seconds": background["seconds"]}  # the same plan, computed as a job
     proposed = {p["sku"]: p for p in body["proposals"]}
     assert 0 < len(proposed) < len(items), (len(proposed), len(items))  # both branches below are exercised
     for code, item in items.items():
