@@ -27,7 +27,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from sync.errors import NotFound, SyncError, UpstreamUnavailable
+from sync.errors import Conflict, NotFound, SyncError, UpstreamUnavailable
 from sync.ml import schemas
 from sync.ml.inventory_client import demand_history
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
@@ -236,13 +236,18 @@ def _run_job(job: Job, body: PlanRequest, settings: Settings) -> None:
 
 
 @router.post("/plan", summary="Plan every SKU from the inventory service's data and propose orders",
-             responses={202: {"description": "With background: the job, to poll at /plan/jobs/{job_id}"}})
+             responses={202: {"description": "With background: the job, to poll at /plan/jobs/{job_id}"},
+                        409: {"description": "With background: another background plan is still running"}})
 def plan(body: PlanRequest, request: Request) -> Any:
     settings = _settings(request)
     if not body.background:
         return _make_plan(body, settings, lambda step: None)
     jobs = _jobs(request)
     with _JOBS_LOCK:
+        running = [j.id for j in jobs.values() if j.status == "running"]
+        if running:  # one forecast at a time: a second would only halve the speed of both
+            raise Conflict("a background plan is already running; poll it or wait for it",
+                           details={"job_id": running[0], "poll": f"/plan/jobs/{running[0]}"})
         for old in [j for j in jobs.values() if j.status != "running"][: max(len(jobs) - MAX_JOBS + 1, 0)]:
             jobs.pop(old.id, None)
         job = Job()

@@ -97,6 +97,8 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
             assert started.status_code == 202, started.text
             job = started.json()
             assert job["status"] == "running" and job["progress"]["total"] == 5
+            second = ml.post("/plan", json={"background": True})
+            assert second.status_code == 409 and second.json()["error"]["details"]["job_id"] == job["job_id"]
             deadline = time.monotonic() + 120
             while job["status"] == "running" and time.monotonic() < deadline:
                 time.sleep(0.2)
