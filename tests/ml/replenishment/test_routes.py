@@ -37,6 +37,7 @@ def ml(tmp_path_factory: pytest.TempPathFactory) -> Client:
         yield client
 
 
+@pytest.mark.slow
 def test_simulate_answers_both_policies(ml: Client, rows: list[dict[str, Any]]) -> None:
     resp = ml.post("/simulate", json={"history": rows, "ordering_cost": 10, "include_skus": True})
     assert resp.status_code == 200, resp.text
