@@ -25,6 +25,7 @@ from sync.errors import UpstreamUnavailable, ValidationFailed
 from sync.ml import schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
+from sync.ml.metrics import instrument
 from sync.ml.routes_replenishment import router as replenishment_router
 from sync.ml.startup import prepare, save_training_data
 from sync.settings import Settings
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ml = MLInventoryIntelligence(settings=settings)
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
+        instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
         yield
 
