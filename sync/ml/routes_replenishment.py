@@ -42,6 +42,7 @@ Level = Annotated[float, Field(gt=0, lt=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
 PAGE = 1000
+MIN_OBSERVED = 3  # received orders before a supplier's observed lead time replaces the promised one
 MAX_PAGES = 10_000
 
 
@@ -75,7 +76,8 @@ class PlanRequest(_Policy):
     plan_periods: Annotated[int, Field(ge=1, le=52)] = Field(
         1, description="Periods the plan stays in force; it protects every review in them.")
     lead_time: NonNegative | None = Field(
-        None, description="Periods for every SKU; default: each SKU's lead_time_days from the inventory service.")
+        None, description="Periods for every SKU; default: the supplier's observed lead time (3+ orders "
+                          "received), else the SKU's lead_time_days, from the inventory service.")
 
 
 def _jsonable(value: Any) -> Any:
@@ -126,6 +128,19 @@ def _pages(base_url: str, path: str, timeout: float) -> list[dict[str, Any]]:
             if not cursor:
                 return items
     raise UpstreamUnavailable(f"inventory service's {path} did not end after {MAX_PAGES} pages")
+
+
+def _lead_time(sku: dict[str, Any], supplier: dict[str, Any] | None, days: float) -> tuple[float, float, str]:
+    """Lead time and its spread in periods, and where they came from: the supplier's observed lead time
+    over at least MIN_OBSERVED orders received in full, else the SKU's ``lead_time_days`` with the
+    supplier's promised spread (``lead_time_sd_days``) when there is one."""
+    observed = (supplier or {}).get("observed_lead_time") or {}
+    if (observed.get("orders") or 0) >= MIN_OBSERVED and observed.get("mean_days") is not None:
+        return (float(observed["mean_days"]) / days, float(observed.get("sd_days") or 0.0) / days,
+                f"supplier {supplier['code']}: observed over {observed['orders']} orders")  # type: ignore[index]
+    sd = float((supplier or {}).get("lead_time_sd_days") or 0.0) / days
+    source = "sku lead_time_days" + (f" (spread: supplier {supplier['code']})" if supplier and sd > 0 else "")
+    return float(sku.get("lead_time_days") or 0) / days, sd, source
 
 
 def _period_days(freq: str) -> float:
@@ -189,16 +204,26 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
     skus = {str(s["code"]): s for s in _pages(base, "/skus", timeout) if str(s["code"]) in planned}
     advance(2)
     days = _period_days(body.freq)
-    lead_time: Any = body.lead_time
-    if lead_time is None:
-        lead_time = {code: float(s.get("lead_time_days") or 0) / days for code, s in skus.items()}
+    suppliers_known = {str(s["code"]): s for s in _pages(base, "/suppliers", timeout)} if any(
+        s.get("supplier") for s in skus.values()) else {}
+    lead = {code: _lead_time(s, suppliers_known.get(str(s.get("supplier"))), days) for code, s in skus.items()}
+    lead_time: Any = body.lead_time if body.lead_time is not None else {c: v[0] for c, v in lead.items()}
+    lead_time_sd: Any = body.lead_time_sd
+    if lead_time_sd is None and body.lead_time is None:
+        lead_time_sd = {c: v[1] for c, v in lead.items() if v[1] > 0} or None
     unit_cost = {code: float(s.get("unit_cost") or 0) or float(s.get("price") or 0) for code, s in skus.items()}
     unit_cost = {code: value for code, value in unit_cost.items() if value > 0}
+    ordering_cost: Any = body.ordering_cost
+    if ordering_cost is None:
+        ordering_cost = {c: float(s["ordering_cost"]) for c, s in skus.items() if s.get("ordering_cost")} or None
     result = plan_replenishment(
         history, service_level=body.service_level, lead_time=lead_time, review_period=body.review_period,
-        unit_cost=unit_cost or None, ordering_cost=body.ordering_cost, holding_cost_rate=body.holding_cost_rate,
-        freq=body.freq, lead_time_sd=body.lead_time_sd, class_service_levels=body.class_service_levels,
+        unit_cost=unit_cost or None, ordering_cost=ordering_cost, holding_cost_rate=body.holding_cost_rate,
+        freq=body.freq, lead_time_sd=lead_time_sd, class_service_levels=body.class_service_levels,
         plan_periods=body.plan_periods)
+    sources = {c: v[2] for c, v in lead.items()}
+    result["lead_time_source"] = ("request" if body.lead_time is not None
+                                  else result["sku"].map(lambda c: sources.get(c, "default: 2 periods")))
     advance(3)
     positions: dict[str, float] = {}
     for level in _pages(base, "/levels", timeout):

@@ -88,12 +88,22 @@ def test_plan_with_an_unreachable_inventory_is_a_503_and_bad_input_a_422(ml: Cli
 def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_path: Path) -> None:
     inventory_settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'inventory.db'}", DEMO_DATA=True)
     with serving(create_inventory_app(inventory_settings)) as inventory:
+        first = sorted(i["sku"] for i in inventory.get("/demand-history").json()["items"])[0]
+        made = inventory.post("/suppliers", json={"code": "ACME", "name": "Acme", "lead_time_days": 21,
+                                                  "lead_time_sd_days": 7})
+        assert made.status_code == 201, made.text
+        patched = inventory.session.patch(f"{inventory.base}/skus/{first}", timeout=30,
+                                          json={"supplier": "ACME", "ordering_cost": 25, "lead_time_days": 21})
+        assert patched.status_code == 200, patched.text
         skus = {s["code"]: s for s in inventory.get("/skus", params={"limit": 1000}).json()["items"]}
         levels = inventory.get("/levels", params={"limit": 1000}).json()["items"]
         with serving(create_app(ml_settings(tmp_path, inventory.base))) as ml:
             resp = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2})
             assert resp.status_code == 200, resp.text
             body = resp.json()
+            own = ml.post("/plan", json={"plan_periods": 2})  # costs and lead-time spread from the records
+            assert own.status_code == 200, own.text
+            mine = {i["sku"]: i for i in own.json()["items"]}[first]
             started = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2, "background": True})
             assert started.status_code == 202, started.text
             job = started.json()
@@ -108,7 +118,13 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
             background = job["result"]
             missing = ml.get("/plan/jobs/no-such-job")
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    # the SKU's own ordering cost gives its EOQ; its supplier's promised spread its lead-time spread
+    annual = mine["demand_per_period"] * 365.25 / 7
+    assert mine["eoq"] == pytest.approx(math.sqrt(2 * annual * 25 / (0.25 * mine["unit_cost"])))
+    assert mine["lead_time"] == 3 and mine["lead_time_sd"] == 1
+    assert mine["lead_time_source"] == "sku lead_time_days (spread: supplier ACME)"
     items = {i["sku"]: i for i in body["items"]}
+    assert items[first]["lead_time_sd"] == 1 and items[first]["eoq"] < mine["eoq"]  # ordering cost 10 < 25
     assert items and set(items) <= set(skus) and body["skus"] == len(items)
     for code, item in items.items():
         assert item["lead_time"] == pytest.approx(skus[code]["lead_time_days"] / 7)  # from the SKU record
@@ -120,6 +136,7 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
     for code, item in items.items():
         if item["position"] <= item["reorder_point"] and item["order_up_to"] > item["position"]:
             line = proposed[code]
+            assert line["supplier"] == skus[code]["supplier"]
             assert line["quantity"] == math.ceil(item["order_up_to"] - item["position"] - 1e-9)
             assert line["reorder_point"] == item["reorder_point"] and line["position"] == item["position"]
             assert 0 <= line["fill_rate_without_order"] <= 1 and line["reason"]
