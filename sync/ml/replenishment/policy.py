@@ -177,7 +177,7 @@ def build_plan(panel: Panel, forecast: Array, params: dict[str, Any], shortage_f
     factor = (np.array([shortage_factor[str(name)] for name in SEGMENTS[seg]])
               if isinstance(shortage_factor, Mapping) else np.full(n, float(shortage_factor)))
     s, fill = reorder_point_for(samples, quantity, params["target"], factor)
-    big_s = np.ceil(s + quantity - 1e-9)
+    big_s = np.maximum(np.ceil(s + quantity - 1e-9), 0.0)
     distribution = np.where(
         samples.empirical,
         f"empirical: risk-period totals of the last {HISTORY_WINDOW} periods, scaled to the forecast",
