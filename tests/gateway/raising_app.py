@@ -12,8 +12,6 @@ import sys
 import time
 from typing import Any
 
-from fastapi import FastAPI
-
 from sync.settings import Settings
 from sync.web.app import create_service_app
 from sync.web.server import serve

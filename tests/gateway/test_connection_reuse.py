@@ -7,7 +7,6 @@ the services on real uvicorn processes, and the upstream client against raw sock
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -96,7 +95,8 @@ class ThreadServer:
     """A raw HTTP server in its own thread (its own timing, like a real upstream process).
 
     ``close_after`` per request number (0-based): seconds after answering before it closes the connection
-    (None: keep it open). ``headers``: extra response headers per request number."""
+    (None: keep it open; a negative number: when ``close_now`` is set). ``headers``: extra response headers
+    per request number."""
 
     def __init__(self, close_after: dict[int, float], headers: dict[int, bytes] | None = None,
                  status: dict[int, int] | None = None) -> None:
@@ -108,6 +108,7 @@ class ThreadServer:
         self.connections = 0
         self.answered = 0
         self.requests: list[bytes] = []
+        self.close_now = threading.Event()
         self._stop = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -148,7 +149,10 @@ class ThreadServer:
                 self.answered += 1
                 delay = self.close_after.get(n)
                 if delay is not None:
-                    time.sleep(delay)
+                    if delay < 0:
+                        self.close_now.wait(5)
+                    else:
+                        time.sleep(delay)
                     return
 
     def stop(self) -> None:
@@ -197,12 +201,13 @@ async def test_a_500_answer_ends_the_connection() -> None:
 async def test_an_idle_connection_the_peer_already_closed_is_not_written_to() -> None:
     """The upstream closed an idle keep-alive connection and its FIN is waiting in our socket, but the
     event loop has not seen it yet: a POST must go on a new connection instead of failing."""
-    server = ThreadServer(close_after={0: 0.0})
+    server = ThreadServer(close_after={0: -1})
     pool = UpstreamPool()
     try:
         assert await _get(pool, server.url) == 200
-        assert pool.idle_count() == 1  # the FIN has not been read yet
-        time.sleep(0.2)  # noqa: ASYNC251 - block the loop on purpose: the FIN arrives, unseen by the loop
+        assert pool.idle_count() == 1
+        server.close_now.set()
+        time.sleep(0.2)
         assert await _get(pool, server.url, "POST") == 200
         assert server.connections == 2 and server.answered == 2
     finally:
