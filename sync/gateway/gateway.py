@@ -204,7 +204,8 @@ class APIGateway:
     # --- internals ------------------------------------------------------------------------
     def _build_chain(self) -> ASGIApp:
         proxy = Proxy(upstreams=self.upstreams, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
-                      budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug)
+                      budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug,
+                      request_deadline=self.settings.GATEWAY_REQUEST_DEADLINE)
         limited = self._limit_stage = RateLimitStage(proxy, self.rules, self._limiter, self.clients, self.metrics)
         authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
         router = Router(authed, create_admin_app(self, self.settings), self.registry.get, self._lookup_missing)

@@ -4,13 +4,20 @@ Small request bodies (up to ``REPLAY_LIMIT``) are read first so an idempotent re
 larger ones are streamed to the upstream and never retried. Responses are streamed in chunks; only a
 small one with a known length is sent in one piece. A failed attempt (connection error, timeout,
 502/503/504) counts against the instance's breaker; the retry, if allowed, goes to another instance
-when one exists.
+when one exists, and never to one that timed out.
+
+Deadlines: each attempt must be over (connected, head and body received) within its instance's
+``timeout``, and the whole request within ``request_deadline`` (the first instance's ``timeout`` when
+not set), counted once the request body is in. Trickling answers count as slow, not as alive. A request
+past its deadline before its response started gets a 504; one whose streamed response was already
+started is cut off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
@@ -32,13 +39,15 @@ SMALL_RESPONSE = 64 * 1024
 
 class Proxy:
     def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
-                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool]) -> None:
+                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool],
+                 request_deadline: float | None = None) -> None:
         self.upstreams = upstreams
         self.max_body = max_body
         self.budget = budget
         self.metrics = metrics
         self.clients = clients
         self.debug = debug
+        self.request_deadline = request_deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -53,9 +62,12 @@ class Proxy:
         target = ctx.upstream_path + b"?" + query if query else ctx.upstream_path
         self.budget.deposit()
         tried: list[Instance] = []
+        timed_out: list[Instance] = []
         last_error: Exception | None = None
+        started = time.monotonic()
+        deadline = 0.0
         while True:
-            inst = pool.pick(tried) or (pool.pick() if tried else None)
+            inst = pool.pick(tried) or (pool.pick(timed_out) if tried else None)
             if inst is None:
                 if last_error is not None:
                     raise last_error
@@ -68,15 +80,22 @@ class Proxy:
                 log.info("route %s %s -> %s (%s) attempt %d request_id=%s", method, scope["path"], inst.name,
                          inst.base, len(tried), ctx.request_id.decode())
             endpoint = inst.endpoint
+            timeout = float(endpoint.timeout)
+            if not deadline:
+                deadline = started + (self.request_deadline or timeout)
+            now = time.monotonic()
+            attempt_deadline = min(now + timeout, deadline)
             failure: str | None = None
             resp: UpstreamResponse | None = None
             try:
                 resp = await self.upstreams.request(
                     inst.base, method, target, headers, body.__aiter__() if isinstance(body, _BodyStream) else body,
-                    read_timeout=float(endpoint.timeout), retry_stale=idempotent)
+                    read_timeout=timeout, retry_stale=idempotent, deadline=attempt_deadline)
             except UpstreamTimeout as exc:
+                timed_out.append(inst)
                 failure, last_error = "timeout", GatewayTimeout(
-                    f"{ctx.service} did not answer within {endpoint.timeout}s", details={"instance": inst.name})
+                    f"{ctx.service} did not answer within {attempt_deadline - now:.3g}s",
+                    details={"instance": inst.name})
                 last_error.__cause__ = exc
             except (UpstreamError, OSError) as exc:
                 if isinstance(body, _BodyStream) and body.too_large:
@@ -94,11 +113,12 @@ class Proxy:
             if failure is None:
                 assert resp is not None
                 inst.breaker.record_success()
-                await self._relay(resp, ctx, send)
+                await self._relay(resp, ctx, send, inst.name)
                 return
             inst.breaker.record_failure()
             self.metrics.upstream_failures[(inst.name, failure)] += 1
-            retry = (idempotent and replayable and len(tried) <= endpoint.retry_count)
+            retry = (idempotent and replayable and len(tried) <= endpoint.retry_count
+                     and time.monotonic() < deadline)
             if retry and not self.budget.withdraw():
                 self.metrics.retry_budget_exhausted[ctx.service] += 1
                 retry = False
@@ -106,7 +126,7 @@ class Proxy:
                 log.info("attempt on %s failed (%s); %s", inst.name, failure, "retrying" if retry else "giving up")
             if not retry:
                 if resp is not None:
-                    await self._relay(resp, ctx, send)
+                    await self._relay(resp, ctx, send, inst.name)
                     return
                 assert last_error is not None
                 raise last_error
@@ -166,27 +186,34 @@ class Proxy:
             headers.append((b"content-length", str(length).encode()))
         return _BodyStream(b"".join(parts), size, receive, self.max_body), False
 
-    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send) -> None:
+    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send, instance: str) -> None:
         """Stream the upstream answer to the client; close the upstream connection if that fails."""
         try:
             headers = downstream_response_headers(resp.headers)
             headers.extend(ctx.response_headers)
             length = resp.content_length
-            ctx.status = resp.status
             if length is not None and length <= SMALL_RESPONSE:
                 try:
                     body = await resp.read()
+                except UpstreamTimeout as exc:  # trickled past the deadline before we answered: a 504
+                    raise GatewayTimeout(f"{ctx.service} did not complete its response in time",
+                                         details={"instance": instance}) from exc
                 except UpstreamError as exc:  # died before we answered: still a 502
                     raise BadGateway(f"{ctx.service} broke off its response",
                                       details={"service": ctx.service}) from exc
+                ctx.status = resp.status  # from here on an error cannot become an error response
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
             else:
+                ctx.status = resp.status
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 try:
                     async for chunk in resp.chunks():
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                except UpstreamError as exc:  # the client gets a cut-off response; the log says why
+                except UpstreamTimeout as exc:  # the client gets a cut-off response; the log says why
+                    raise GatewayTimeout(f"{ctx.service} did not complete its response in time",
+                                         details={"instance": instance}) from exc
+                except UpstreamError as exc:
                     raise BadGateway(f"{ctx.service} broke off its response", details={"service": ctx.service}) from exc
                 await send({"type": "http.response.body", "body": b""})
         except BaseException:
