@@ -19,11 +19,13 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import NoReturn
 
 from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
-from sync.gateway.balancer import Instance
+from sync.gateway.balancer import Instance, Pool
 from sync.gateway.clientip import ClientResolver
 from sync.gateway.headers import downstream_response_headers, upstream_request_headers
+from sync.gateway.health import HealthChecker
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
 from sync.gateway.stages.context import RequestContext
@@ -40,7 +42,7 @@ SMALL_RESPONSE = 64 * 1024
 class Proxy:
     def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
                  metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool],
-                 request_deadline: float | None = None) -> None:
+                 request_deadline: float | None = None, readiness: HealthChecker | None = None) -> None:
         self.upstreams = upstreams
         self.max_body = max_body
         self.budget = budget
@@ -48,6 +50,7 @@ class Proxy:
         self.clients = clients
         self.debug = debug
         self.request_deadline = request_deadline
+        self.readiness = readiness
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -68,13 +71,12 @@ class Proxy:
         deadline = 0.0
         while True:
             inst = pool.pick(tried) or (pool.pick(timed_out) if tried else None)
+            if inst is None and not tried and self.readiness is not None and await self.readiness.check_starting(pool):
+                inst = pool.pick()  # an instance still starting has just passed its health check
             if inst is None:
                 if last_error is not None:
                     raise last_error
-                wait = pool.retry_after()
-                raise GatewayError(UpstreamUnavailable, f"no healthy instance of {ctx.service!r} can take requests",
-                                   headers=[(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
-                                   details={"service": ctx.service})
+                self._unavailable(ctx, pool)
             tried.append(inst)
             if self.debug():
                 log.info("route %s %s -> %s (%s) attempt %d request_id=%s", method, scope["path"], inst.name,
@@ -115,7 +117,11 @@ class Proxy:
                 inst.breaker.record_success()
                 await self._relay(resp, ctx, send, inst.name)
                 return
-            inst.breaker.record_failure()
+            if inst.starting:  # never passed a health check: not ready, which is not the breaker's business
+                inst.breaker.release()
+                inst.not_ready(f"request failed before any health check passed: {failure}")
+            else:
+                inst.breaker.record_failure()
             self.metrics.upstream_failures[(inst.name, failure)] += 1
             retry = (idempotent and replayable and len(tried) <= endpoint.retry_count
                      and time.monotonic() < deadline)
@@ -133,6 +139,18 @@ class Proxy:
             self.metrics.retries[ctx.service] += 1
             if resp is not None:
                 resp.close()
+
+    def _unavailable(self, ctx: RequestContext, pool: Pool) -> NoReturn:
+        starting = [i.name for i in pool.instances if i.starting and not i.healthy]
+        if starting and self.readiness is not None:
+            raise GatewayError(UpstreamUnavailable, f"{ctx.service} is starting: no instance has passed a health "
+                               "check yet", headers=[(b"retry-after", b"%d" % max(1, int(
+                                   self.readiness.not_ready_interval + 0.999)))],
+                               details={"service": ctx.service, "starting": starting})
+        wait = pool.retry_after()
+        raise GatewayError(UpstreamUnavailable, f"no healthy instance of {ctx.service!r} can take requests",
+                           headers=[(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
+                           details={"service": ctx.service})
 
     def _add_forwarding(self, scope: Scope, ctx: RequestContext, headers: Headers, dropped: dict[bytes, bytes]) -> None:
         """X-Forwarded-*: a client-sent X-Forwarded-For is kept only when the peer is a trusted proxy."""
