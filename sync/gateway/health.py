@@ -90,9 +90,10 @@ class HealthChecker:
         self.metrics.health_checks[(inst.name, "pass" if healthy else "fail")] += 1
         state = HEALTHY if healthy else (STARTING if inst.starting else UNHEALTHY)
         if state != inst.health_state or healthy != inst.healthy:
-            log.warning("instance %s of %s is now %s%s", inst.name, inst.service,
-                        "healthy" if healthy else ("not ready yet" if state == STARTING else "unhealthy"),
-                        f" ({error})" if error else "")
+            routine = state != UNHEALTHY and inst.health_state == STARTING  # a start-up, not an incident
+            log.log(logging.INFO if routine else logging.WARNING, "instance %s of %s is now %s%s", inst.name,
+                    inst.service, "healthy" if healthy else ("not ready yet" if state == STARTING else "unhealthy"),
+                    f" ({error})" if error else "")
         inst.healthy = healthy
         inst.health_state = state
         inst.last_health_error = error
