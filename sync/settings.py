@@ -49,7 +49,13 @@ class Settings(BaseSettings):
     JWT_AUDIENCE: str | None = Field(None, description="Required `aud` claim, when set.")
     JWT_ISSUER: str | None = Field(None, description="Required `iss` claim, when set.")
     JWT_ADMIN_SCOPE: str = Field("admin", description="Scope a token needs for admin routes.")
-    GATEWAY_TIMEOUT: float = Field(30, gt=0, description="Default upstream timeout in seconds.")
+    GATEWAY_TIMEOUT: float = Field(
+        30, gt=0, description="Default endpoint timeout: seconds one attempt may take in all (connect, head, body)."
+    )
+    GATEWAY_REQUEST_DEADLINE: float | None = Field(
+        None, gt=0, description="Seconds one proxied request may take across all its attempts (then 504). "
+        "Unset: the endpoint's timeout, so a timed-out attempt is not retried.",
+    )
     GATEWAY_PUBLIC_PATHS: str = Field(
         "/*/health",
         description="Comma-separated globs of proxied paths that need no token even with JWT_SECRET set.",

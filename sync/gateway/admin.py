@@ -8,13 +8,14 @@ configured. ``/``, ``/health`` and ``/metrics`` are open.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from sync.errors import Forbidden, Unauthorized, ValidationFailed
+from sync.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from sync.gateway.auth import Principal, bearer_token
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.settings import Settings
@@ -24,6 +25,33 @@ if TYPE_CHECKING:
     from sync.gateway.gateway import APIGateway
 
 VERSION = "0.1.0"
+
+MAX_RULES = 200  # rate-limit rules a gateway holds; replacing one is always allowed
+MAX_PATTERN_LENGTH = 200
+MAX_WILDCARDS = 8
+_PATTERN_CHARS = re.compile(r"^[A-Za-z0-9_.~\-/*?\[\]!:@]+$")
+
+
+def check_rule_pattern(pattern: str, services: list[str]) -> str:
+    """The normalised pattern (no leading slash) of a rule posted to the admin API, or ValueError.
+
+    ``service`` or ``service/...``: path characters and the glob wildcards ``* ? [...]``, at most
+    ``MAX_PATTERN_LENGTH`` characters and ``MAX_WILDCARDS`` wildcards, no empty, ``.`` or ``..`` segment, and
+    the first segment must be a registered service or ``*`` (all services), so stray strings add no rules.
+    """
+    pattern = pattern.strip().lstrip("/")
+    if not pattern or len(pattern) > MAX_PATTERN_LENGTH or not _PATTERN_CHARS.match(pattern):
+        raise ValueError(f"endpoint pattern must be 1-{MAX_PATTERN_LENGTH} characters: letters, digits, "
+                         "'/', '_.~-:@' and the glob wildcards '*', '?', '[...]'")
+    if sum(pattern.count(c) for c in "*?[") > MAX_WILDCARDS:
+        raise ValueError(f"endpoint pattern has more than {MAX_WILDCARDS} wildcards")
+    segments = pattern.split("/")
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise ValueError("endpoint pattern has an empty, '.' or '..' path segment")
+    if segments[0] != "*" and segments[0] not in services:
+        raise ValueError(f"endpoint pattern must start with a registered service or '*'; {segments[0]!r} is "
+                         f"none of {sorted(services)}")
+    return pattern
 
 
 def _gateway(request: Request) -> APIGateway:
@@ -110,8 +138,16 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
     @app.post("/rate-limits/{endpoint:path}", summary="Set the limit for an endpoint pattern")
     async def set_limit(request: Request, endpoint: str, limit: RateLimit, _: Admin) -> dict[str, Any]:
         gw = _gateway(request)
+        await gw.refresh_shared()  # services registered and rules set through other replicas count too
         try:
-            pattern = await gw.set_rule(endpoint, limit)
+            pattern = check_rule_pattern(endpoint, list(gw.registry.pools))
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), details={"field": "endpoint", "endpoint": endpoint[:100]}) from exc
+        if pattern not in gw.rules.rules and len(gw.rules.rules) >= MAX_RULES:
+            raise Conflict(f"the gateway already holds {MAX_RULES} rate-limit rules; replace one instead",
+                           details={"field": "endpoint", "max_rules": MAX_RULES})
+        try:
+            pattern = await gw.set_rule(pattern, limit)
         except ValueError as exc:
             raise ValidationFailed(str(exc), details={"field": "endpoint"}) from exc
         return {"endpoint": pattern, "limit": limit.to_dict()}

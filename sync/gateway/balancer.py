@@ -12,11 +12,20 @@ from collections.abc import Callable, Iterable
 from sync.gateway.breaker import CircuitBreaker, Listener
 from sync.gateway.models import ServiceEndpoint
 
+STARTING, HEALTHY, UNHEALTHY = "starting", "healthy", "unhealthy"
+
 
 class Instance:
-    """A registered endpoint with its live state: health, breaker, WRR score, timeout."""
+    """A registered endpoint with its live state: health, breaker, WRR score, timeout.
 
-    __slots__ = ("base", "breaker", "current", "endpoint", "healthy", "last_health_error", "service")
+    ``health_state`` is ``starting`` until a health check first passes, then ``healthy`` or ``unhealthy``
+    after each check. ``healthy`` says whether it may take traffic: true at registration (optimistic,
+    so a fresh gateway serves at once), then what the last check said. A starting instance whose first
+    check or first request failed is not ready: no traffic, and no breaker involved, until a check passes.
+    """
+
+    __slots__ = ("base", "breaker", "current", "endpoint", "health_state", "healthy", "last_health_error",
+                 "next_check", "service")
 
     def __init__(self, service: str, endpoint: ServiceEndpoint, clock: Callable[[], float],
                  listener: Listener | None = None) -> None:
@@ -24,6 +33,8 @@ class Instance:
         self.endpoint = endpoint
         self.base = endpoint.url
         self.healthy = True  # optimistic until the first active check says otherwise
+        self.health_state = STARTING
+        self.next_check = 0.0  # time.monotonic() of the next active check: due at once
         self.last_health_error: str | None = None
         self.current = 0
         self.breaker = CircuitBreaker(endpoint.name, endpoint.circuit_breaker_threshold,
@@ -33,8 +44,20 @@ class Instance:
     def name(self) -> str:
         return self.endpoint.name
 
+    @property
+    def starting(self) -> bool:
+        """Has no health check passed yet?"""
+        return self.health_state == STARTING
+
+    def not_ready(self, reason: str) -> None:
+        """A starting instance failed real traffic: out of rotation until a health check passes."""
+        self.healthy = False
+        self.last_health_error = reason
+        self.next_check = 0.0
+
     def describe(self) -> dict[str, object]:
-        return {**self.endpoint.to_dict(), "healthy": self.healthy, "circuit_breaker": self.breaker.state.value,
+        return {**self.endpoint.to_dict(), "healthy": self.healthy, "health": self.health_state,
+                "circuit_breaker": self.breaker.state.value,
                 "consecutive_failures": self.breaker.failures, "last_health_error": self.last_health_error}
 
 

@@ -176,6 +176,7 @@ class APIGateway:
                     await asyncio.wait_for(self.shared.subscribed.wait(), timeout=2.0)
                 except TimeoutError:
                     log.warning("shared registry: not subscribed to Redis events yet; continuing")
+            await self.health.check_all()  # readiness first: an instance that is not up yet gets no traffic
             self._tasks.append(asyncio.create_task(self.health.run(), name="gateway-health"))
             self._started = True
 
@@ -210,7 +211,8 @@ class APIGateway:
     # --- internals ------------------------------------------------------------------------
     def _build_chain(self) -> ASGIApp:
         proxy = Proxy(upstreams=self.upstreams, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
-                      budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug)
+                      budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug,
+                      request_deadline=self.settings.GATEWAY_REQUEST_DEADLINE, readiness=self.health)
         limited = self._limit_stage = RateLimitStage(proxy, self.rules, self._limiter, self.clients, self.metrics)
         authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
         router = Router(authed, create_admin_app(self, self.settings), self.registry.get, self._lookup_missing)

@@ -2,7 +2,7 @@
 
 They are pydantic dataclasses so the seed's keyword calls work as written, and the admin routes
 (`POST /services/{name}`, `POST /rate-limits/{endpoint}`) validate the same objects from JSON with a
-4xx that names the field.
+4xx that names the field; properties they do not have are refused (422 naming each).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass
 
 
@@ -24,7 +24,10 @@ def _http_url(value: str, field: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+_STRICT = ConfigDict(extra="forbid")  # an unknown property is a 422 naming it, not silently dropped
+
+
+@dataclass(frozen=True, config=_STRICT)
 class ServiceEndpoint:
     """One instance of a service. ``name`` is unique per instance (it names its breaker and metrics)."""
 
@@ -51,7 +54,7 @@ class ServiceEndpoint:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_STRICT)
 class RateLimit:
     """Limits per client on an endpoint pattern; all three hold at once.
 

@@ -5,15 +5,25 @@ CPU per proxied request, most of the gateway's budget; this client does the same
 of microseconds. It does only what a reverse proxy needs: one request per connection at a time, the
 request head and a small body in one write, a streamed body with chunked encoding, the response's
 headers as soon as they are parsed and its body as a stream (reading pauses while the reader lags),
-keep-alive reuse, and an inactivity timeout (connect, then each read).
+keep-alive reuse, an inactivity timeout (connect, then each read) and a deadline for the whole exchange.
 
-Errors: :class:`UpstreamTimeout` when the instance stays silent for ``read_timeout`` seconds,
-:class:`UpstreamError` for everything else that breaks the exchange (refused, reset, malformed).
+Keep-alive reuse is careful, because a request written to a connection the upstream is closing is lost
+and a non-idempotent one may not be sent again (it might have been received). So: ``Connection: close``
+(and HTTP/1.0) in a response ends the connection; so does a 500, the answer uvicorn and other servers
+give when the application raised, after which they close the connection without announcing it; an idle
+connection unused for ``keepalive_timeout`` is not reused; and before a request that may not be replayed
+goes on a reused connection, the socket is polled: if the peer already closed it (its FIN or anything else
+is waiting unread) the request goes on another connection, which is safe because nothing was sent.
+
+Errors: :class:`UpstreamTimeout` when the instance stays silent for ``read_timeout`` seconds or the
+exchange passes its ``deadline``, :class:`UpstreamError` for everything else that breaks the exchange
+(refused, reset, malformed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections import deque
@@ -28,7 +38,8 @@ Headers = list[tuple[bytes, bytes]]
 
 _HIGH_WATER = 256 * 1024  # response bytes buffered before reading from the upstream pauses
 _IDLE_SWEEP = 5.0
-_TICK = 0.05  # read timeouts are enforced to within this many seconds
+_TICK = 0.05  # read timeouts and deadlines are enforced to within this many seconds
+_NEVER = float("inf")
 
 
 class UpstreamError(Exception):
@@ -127,6 +138,8 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
         self.got_bytes = False
         self.timeout = 0.0
         self.last_read = 0.0
+        self.deadline = _NEVER
+        self.paused_at = 0.0
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -176,7 +189,9 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
                     length = None
             elif lname == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
-        self.keep_alive = self.parser.should_keep_alive()
+        # A 500 is what a server sends when its application raised; uvicorn (and others) then close the
+        # connection without a "Connection: close", so it must not carry another request.
+        self.keep_alive = self.parser.should_keep_alive() and status != 500
         bodyless = self.is_head or status in (204, 304)
         self.close_delimited = not bodyless and length is None and not chunked
         self.response = UpstreamResponse(self, status, self.headers, 0 if bodyless else length)
@@ -195,6 +210,7 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
         self._wake()
         if self.body_size > _HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
+            self.paused_at = time.monotonic()
             self.transport.pause_reading()
 
     def on_message_complete(self) -> None:
@@ -239,7 +255,8 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
         self.body_size = 0
         if self.paused and self.transport is not None and not self.closed:
             self.paused = False
-            self.last_read = time.monotonic()  # the silence while paused was ours
+            now = self.last_read = time.monotonic()  # the silence while paused was ours
+            self.deadline += now - self.paused_at  # and so was the time: the deadline bounds the upstream
             self.transport.resume_reading()
         return data
 
@@ -266,8 +283,11 @@ class _Connection(WriteFlowControl, asyncio.Protocol):
         return (self.head_future is not None or (self.response is not None and not self.body_done)) \
             and not self.paused and not self.closed
 
-    def time_out(self) -> None:
-        self._fail(UpstreamTimeout(f"upstream sent nothing for {self.timeout:g}s"))
+    def time_out(self, now: float) -> None:
+        if now >= self.deadline:
+            self._fail(UpstreamTimeout("upstream did not complete its response before the request's deadline"))
+        else:
+            self._fail(UpstreamTimeout(f"upstream sent nothing for {self.timeout:g}s"))
         self.abort()
 
     async def drain(self) -> None:
@@ -304,39 +324,59 @@ class UpstreamPool:
 
     async def request(self, base: str, method: str, target: bytes, headers: Headers,
                       body: bytes | AsyncIterable[bytes] | None, *, read_timeout: float,
-                      retry_stale: bool = True) -> UpstreamResponse:
+                      retry_stale: bool = True, deadline: float | None = None) -> UpstreamResponse:
         """Send one request to ``base`` (``scheme://host:port``); return once the response's headers are in.
 
         ``target`` is the path and query. ``headers`` (lower-case names) must not hold Host or hop-by-hop
         headers; a ``content-length`` among them is kept for a streamed body. :class:`UpstreamTimeout` when
         the instance stays silent for ``read_timeout`` seconds (connecting, then between reads).
         ``retry_stale``: when a reused keep-alive connection turns out to be closed before any response
-        byte, resend on a new connection (only for a replayable body)."""
+        byte, resend on a new connection (only for a replayable body). Without it (a request that must not
+        be sent twice) a reused connection is first checked to be still open, see the module's doc.
+        ``deadline`` (``time.monotonic()`` based): the whole exchange, connecting, the head and the body
+        read through the response, must be over by then (time spent paused for a slow reader excepted),
+        else :class:`UpstreamTimeout`."""
         origin = self.origin(base)
         replayable = body is None or isinstance(body, bytes)
+        may_resend = replayable and retry_stale
+        until = _NEVER if deadline is None else deadline
         while True:
-            conn = self._idle_connection(origin)
+            conn = self._idle_connection(origin, check_open=not may_resend)
             reused = conn is not None
             if conn is None:
-                conn = await self._connect(origin, read_timeout)
+                left = until - time.monotonic()
+                if left <= 0:
+                    raise UpstreamTimeout("the request's deadline passed before the upstream was reached")
+                conn = await self._connect(origin, min(read_timeout, left))
+            conn.deadline = until
             try:
                 return await self._exchange(conn, origin, method, target, headers, body, read_timeout)
             except UpstreamError:
                 conn.abort()
-                if reused and not conn.got_bytes and replayable and retry_stale:
+                if reused and not conn.got_bytes and may_resend:
                     continue
                 raise
             except BaseException:
                 conn.abort()
                 raise
 
-    def _idle_connection(self, origin: Origin) -> _Connection | None:
+    def _idle_connection(self, origin: Origin, *, check_open: bool) -> _Connection | None:
+        """The newest idle connection to ``origin`` that may carry a request. ``check_open``: also poll the
+        socket, and pass over one the peer has already closed (or sent anything on) that the event loop
+        has not noticed yet."""
         idle = self._idle.get(origin.key)
+        if not idle:
+            return None
+        cutoff = time.monotonic() - self.keepalive_timeout
         while idle:
             conn = idle.pop()
-            if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
-                self._busy.add(conn)
-                return conn
+            if conn.closed or conn.transport is None or conn.transport.is_closing():
+                continue
+            if conn.idle_since < cutoff or (check_open and _has_input(conn.transport)):
+                conn.abort()
+                continue
+            self._busy.add(conn)
+            return conn
         return None
 
     async def _connect(self, origin: Origin, connect_within: float) -> _Connection:
@@ -400,8 +440,9 @@ class UpstreamPool:
         """Time out exchanges whose upstream has been silent for their read timeout."""
         self._ticker = None
         now = time.monotonic()
-        for conn in [c for c in self._busy if c.waiting() and now - c.last_read >= c.timeout]:
-            conn.time_out()
+        for conn in [c for c in self._busy
+                     if c.waiting() and (now - c.last_read >= c.timeout or now >= c.deadline)]:
+            conn.time_out(now)
         if self._busy:
             self._ticker = self.loop.call_later(_TICK, self._tick)
 
@@ -449,6 +490,21 @@ class UpstreamPool:
         self._idle.clear()
         self._busy.clear()
         await asyncio.sleep(0)  # let the transports' close callbacks run
+
+
+def _has_input(transport: asyncio.Transport) -> bool:
+    """Is anything (the peer's FIN, a reset, stray bytes) waiting unread on an idle connection's socket?
+    Either way the connection cannot carry a request. One ``poll`` system call, no waiting."""
+    sock = transport.get_extra_info("socket")
+    try:
+        fd = sock.fileno() if sock is not None else -1
+        if fd < 0:
+            return sock is not None
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def split_url(url: str) -> tuple[str, bytes]:

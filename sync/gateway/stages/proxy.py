@@ -4,19 +4,28 @@ Small request bodies (up to ``REPLAY_LIMIT``) are read first so an idempotent re
 larger ones are streamed to the upstream and never retried. Responses are streamed in chunks; only a
 small one with a known length is sent in one piece. A failed attempt (connection error, timeout,
 502/503/504) counts against the instance's breaker; the retry, if allowed, goes to another instance
-when one exists.
+when one exists, and never to one that timed out.
+
+Deadlines: each attempt must be over (connected, head and body received) within its instance's
+``timeout``, and the whole request within ``request_deadline`` (the first instance's ``timeout`` when
+not set), counted once the request body is in. Trickling answers count as slow, not as alive. A request
+past its deadline before its response started gets a 504; one whose streamed response was already
+started is cut off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
+from typing import NoReturn
 
 from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
-from sync.gateway.balancer import Instance
+from sync.gateway.balancer import Instance, Pool
 from sync.gateway.clientip import ClientResolver
 from sync.gateway.headers import downstream_response_headers, upstream_request_headers
+from sync.gateway.health import HealthChecker
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
 from sync.gateway.stages.context import RequestContext
@@ -32,13 +41,16 @@ SMALL_RESPONSE = 64 * 1024
 
 class Proxy:
     def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
-                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool]) -> None:
+                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool],
+                 request_deadline: float | None = None, readiness: HealthChecker | None = None) -> None:
         self.upstreams = upstreams
         self.max_body = max_body
         self.budget = budget
         self.metrics = metrics
         self.clients = clients
         self.debug = debug
+        self.request_deadline = request_deadline
+        self.readiness = readiness
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -53,30 +65,39 @@ class Proxy:
         target = ctx.upstream_path + b"?" + query if query else ctx.upstream_path
         self.budget.deposit()
         tried: list[Instance] = []
+        timed_out: list[Instance] = []
         last_error: Exception | None = None
+        started = time.monotonic()
+        deadline = 0.0
         while True:
-            inst = pool.pick(tried) or (pool.pick() if tried else None)
+            inst = pool.pick(tried) or (pool.pick(timed_out) if tried else None)
+            if inst is None and not tried and self.readiness is not None and await self.readiness.check_starting(pool):
+                inst = pool.pick()  # an instance still starting has just passed its health check
             if inst is None:
                 if last_error is not None:
                     raise last_error
-                wait = pool.retry_after()
-                raise GatewayError(UpstreamUnavailable, f"no healthy instance of {ctx.service!r} can take requests",
-                                   headers=[(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
-                                   details={"service": ctx.service})
+                self._unavailable(ctx, pool)
             tried.append(inst)
             if self.debug():
                 log.info("route %s %s -> %s (%s) attempt %d request_id=%s", method, scope["path"], inst.name,
                          inst.base, len(tried), ctx.request_id.decode())
             endpoint = inst.endpoint
+            timeout = float(endpoint.timeout)
+            if not deadline:
+                deadline = started + (self.request_deadline or timeout)
+            now = time.monotonic()
+            attempt_deadline = min(now + timeout, deadline)
             failure: str | None = None
             resp: UpstreamResponse | None = None
             try:
                 resp = await self.upstreams.request(
                     inst.base, method, target, headers, body.__aiter__() if isinstance(body, _BodyStream) else body,
-                    read_timeout=float(endpoint.timeout), retry_stale=idempotent)
+                    read_timeout=timeout, retry_stale=idempotent, deadline=attempt_deadline)
             except UpstreamTimeout as exc:
+                timed_out.append(inst)
                 failure, last_error = "timeout", GatewayTimeout(
-                    f"{ctx.service} did not answer within {endpoint.timeout}s", details={"instance": inst.name})
+                    f"{ctx.service} did not answer within {attempt_deadline - now:.3g}s",
+                    details={"instance": inst.name})
                 last_error.__cause__ = exc
             except (UpstreamError, OSError) as exc:
                 if isinstance(body, _BodyStream) and body.too_large:
@@ -94,11 +115,16 @@ class Proxy:
             if failure is None:
                 assert resp is not None
                 inst.breaker.record_success()
-                await self._relay(resp, ctx, send)
+                await self._relay(resp, ctx, send, inst.name)
                 return
-            inst.breaker.record_failure()
+            if inst.starting:  # never passed a health check: not ready, which is not the breaker's business
+                inst.breaker.release()
+                inst.not_ready(f"request failed before any health check passed: {failure}")
+            else:
+                inst.breaker.record_failure()
             self.metrics.upstream_failures[(inst.name, failure)] += 1
-            retry = (idempotent and replayable and len(tried) <= endpoint.retry_count)
+            retry = (idempotent and replayable and len(tried) <= endpoint.retry_count
+                     and time.monotonic() < deadline)
             if retry and not self.budget.withdraw():
                 self.metrics.retry_budget_exhausted[ctx.service] += 1
                 retry = False
@@ -106,13 +132,25 @@ class Proxy:
                 log.info("attempt on %s failed (%s); %s", inst.name, failure, "retrying" if retry else "giving up")
             if not retry:
                 if resp is not None:
-                    await self._relay(resp, ctx, send)
+                    await self._relay(resp, ctx, send, inst.name)
                     return
                 assert last_error is not None
                 raise last_error
             self.metrics.retries[ctx.service] += 1
             if resp is not None:
                 resp.close()
+
+    def _unavailable(self, ctx: RequestContext, pool: Pool) -> NoReturn:
+        starting = [i.name for i in pool.instances if i.starting and not i.healthy]
+        if starting and self.readiness is not None:
+            raise GatewayError(UpstreamUnavailable, f"{ctx.service} is starting: no instance has passed a health "
+                               "check yet", headers=[(b"retry-after", b"%d" % max(1, int(
+                                   self.readiness.not_ready_interval + 0.999)))],
+                               details={"service": ctx.service, "starting": starting})
+        wait = pool.retry_after()
+        raise GatewayError(UpstreamUnavailable, f"no healthy instance of {ctx.service!r} can take requests",
+                           headers=[(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
+                           details={"service": ctx.service})
 
     def _add_forwarding(self, scope: Scope, ctx: RequestContext, headers: Headers, dropped: dict[bytes, bytes]) -> None:
         """X-Forwarded-*: a client-sent X-Forwarded-For is kept only when the peer is a trusted proxy."""
@@ -166,27 +204,34 @@ class Proxy:
             headers.append((b"content-length", str(length).encode()))
         return _BodyStream(b"".join(parts), size, receive, self.max_body), False
 
-    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send) -> None:
+    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send, instance: str) -> None:
         """Stream the upstream answer to the client; close the upstream connection if that fails."""
         try:
             headers = downstream_response_headers(resp.headers)
             headers.extend(ctx.response_headers)
             length = resp.content_length
-            ctx.status = resp.status
             if length is not None and length <= SMALL_RESPONSE:
                 try:
                     body = await resp.read()
+                except UpstreamTimeout as exc:  # trickled past the deadline before we answered: a 504
+                    raise GatewayTimeout(f"{ctx.service} did not complete its response in time",
+                                         details={"instance": instance}) from exc
                 except UpstreamError as exc:  # died before we answered: still a 502
                     raise BadGateway(f"{ctx.service} broke off its response",
                                       details={"service": ctx.service}) from exc
+                ctx.status = resp.status  # from here on an error cannot become an error response
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
             else:
+                ctx.status = resp.status
                 await send({"type": "http.response.start", "status": resp.status, "headers": headers})
                 try:
                     async for chunk in resp.chunks():
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                except UpstreamError as exc:  # the client gets a cut-off response; the log says why
+                except UpstreamTimeout as exc:  # the client gets a cut-off response; the log says why
+                    raise GatewayTimeout(f"{ctx.service} did not complete its response in time",
+                                         details={"instance": instance}) from exc
+                except UpstreamError as exc:
                     raise BadGateway(f"{ctx.service} broke off its response", details={"service": ctx.service}) from exc
                 await send({"type": "http.response.body", "body": b""})
         except BaseException:
