@@ -12,12 +12,15 @@ Included by ``sync.ml.service.create_app``; the library is ``sync.ml.replenishme
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import httpx
@@ -31,6 +34,7 @@ from sync.errors import Conflict, NotFound, SyncError, UpstreamUnavailable
 from sync.ml import schemas
 from sync.ml.inventory_client import demand_history
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
+from sync.ml.replenishment.apply import apply_plan
 from sync.settings import Settings
 
 router = APIRouter(tags=["replenishment"])
@@ -78,6 +82,10 @@ class PlanRequest(_Policy):
     lead_time: NonNegative | None = Field(
         None, description="Periods for every SKU; default: the supplier's observed lead time (3+ orders "
                           "received), else the SKU's lead_time_days, from the inventory service.")
+    apply: bool = Field(True, description=(
+        "Write the plan to the inventory service: reorder_point and order_up_to of SKUs whose policy is "
+        "'planner', and the proposals as draft purchase orders per supplier and location (replacing the "
+        "drafts of earlier plans). false: answer the plan only."))
 
 
 def _jsonable(value: Any) -> Any:
@@ -172,7 +180,8 @@ def simulate(body: SimulateRequest, request: Request) -> dict[str, Any]:
 class Job:
     """A background ``/plan``: its progress through STEPS, then its answer or its error."""
 
-    STEPS = ("demand history", "SKU records", "forecast and plan", "stock levels", "proposals")
+    STEPS = ("demand history", "SKU records", "forecast and plan", "stock levels", "proposals",
+             "levels and draft orders written")
 
     def __init__(self) -> None:
         self.id = uuid.uuid4().hex
@@ -226,7 +235,8 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
                                   else result["sku"].map(lambda c: sources.get(c, "default: 2 periods")))
     advance(3)
     positions: dict[str, float] = {}
-    for level in _pages(base, "/levels", timeout):
+    levels = _pages(base, "/levels", timeout)
+    for level in levels:
         code = str(level["sku"])
         if code in planned:
             positions[code] = positions.get(code, 0.0) + float(level.get("on_hand") or 0) + float(
@@ -236,9 +246,17 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
     proposals = propose_orders(result, positions, suppliers)
     result = result.assign(position=result["sku"].map(lambda c: positions.get(c, 0.0)))
     advance(5)
+    plan_id = uuid.uuid4().hex[:12]
+    items, proposed = _records(result), _records(proposals)
+    applied = apply_plan(base, timeout, plan_id=plan_id, plan_rows=items, proposals=proposed, skus=skus,
+                         levels=levels) if body.apply else None
+    advance(6)
     return _jsonable({
+        "plan_id": plan_id, "planned_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "inputs": body.model_dump(mode="json", exclude={"background"}),
+        "history_end": str(history["date"].max().date()) if len(history) else None,
         "freq": body.freq, "skus": len(result), "seconds": round(time.perf_counter() - started, 3),
-        "items": _records(result), "proposals": _records(proposals),
+        "applied": applied, "items": items, "proposals": proposed,
     })
 
 
@@ -249,9 +267,27 @@ def _jobs(request: Request) -> dict[str, Job]:
     return jobs
 
 
-def _run_job(job: Job, body: PlanRequest, settings: Settings) -> None:
+def _latest_path(settings: Settings) -> FilePath:
+    return FilePath(settings.ML_MODEL_PATH) / "plans" / "latest.json"
+
+
+def _remember(state: Any, settings: Settings, result: dict[str, Any]) -> None:
+    """Keep the last plan (memory, and a file beside the models so a restart still shows it)."""
+    state.latest_plan = result
+    path = _latest_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, separators=(",", ":")))
+        os.replace(tmp, path)
+    except OSError as exc:  # the plan itself succeeded; only its copy on disk is missing
+        log.warning("could not save the latest plan to %s: %s", path, exc)
+
+
+def _run_job(job: Job, body: PlanRequest, settings: Settings, state: Any) -> None:
     try:
         job.result = _make_plan(body, settings, job.advance)
+        _remember(state, settings, job.result)
         job.status = "done"
     except SyncError as exc:
         job.error, job.status = exc.to_dict()["error"], "failed"
@@ -266,7 +302,9 @@ def _run_job(job: Job, body: PlanRequest, settings: Settings) -> None:
 def plan(body: PlanRequest, request: Request) -> Any:
     settings = _settings(request)
     if not body.background:
-        return _make_plan(body, settings, lambda step: None)
+        result = _make_plan(body, settings, lambda step: None)
+        _remember(request.app.state, settings, result)
+        return result
     jobs = _jobs(request)
     with _JOBS_LOCK:
         running = [j.id for j in jobs.values() if j.status == "running"]
@@ -277,7 +315,8 @@ def plan(body: PlanRequest, request: Request) -> Any:
             jobs.pop(old.id, None)
         job = Job()
         jobs[job.id] = job
-    threading.Thread(target=_run_job, args=(job, body, settings), name=f"plan-{job.id}", daemon=True).start()
+    threading.Thread(target=_run_job, args=(job, body, settings, request.app.state), name=f"plan-{job.id}",
+                     daemon=True).start()
     return JSONResponse(job.view(), status_code=202)
 
 
@@ -287,3 +326,16 @@ def plan_job(job_id: Annotated[str, Path(max_length=64)], request: Request) -> d
     if job is None:
         raise NotFound(f"no plan job {job_id!r}", details={"field": "job_id"})
     return job.view()
+
+
+@router.get("/plan/latest", summary="The last plan: when, on what inputs, its rows, proposals and what it wrote",
+            responses={404: {"description": "No plan has been made yet"}})
+def plan_latest(request: Request) -> Any:
+    latest = getattr(request.app.state, "latest_plan", None)
+    if latest is None:
+        path = _latest_path(_settings(request))
+        try:
+            latest = request.app.state.latest_plan = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise NotFound("no plan has been made yet: POST /plan", details={"field": "plan"}) from None
+    return JSONResponse(latest)

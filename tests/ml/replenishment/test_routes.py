@@ -98,23 +98,25 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
         skus = {s["code"]: s for s in inventory.get("/skus", params={"limit": 1000}).json()["items"]}
         levels = inventory.get("/levels", params={"limit": 1000}).json()["items"]
         with serving(create_app(ml_settings(tmp_path, inventory.base))) as ml:
-            resp = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2})
+            resp = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2, "apply": False})
             assert resp.status_code == 200, resp.text
             body = resp.json()
-            own = ml.post("/plan", json={"plan_periods": 2})  # costs and lead-time spread from the records
+            # costs and lead-time spread from the records
+            own = ml.post("/plan", json={"plan_periods": 2, "apply": False})
             assert own.status_code == 200, own.text
             mine = {i["sku"]: i for i in own.json()["items"]}[first]
-            started = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2, "background": True})
+            started = ml.post("/plan", json={"ordering_cost": 10, "plan_periods": 2, "background": True,
+                                             "apply": False})
             assert started.status_code == 202, started.text
             job = started.json()
-            assert job["status"] == "running" and job["progress"]["total"] == 5
+            assert job["status"] == "running" and job["progress"]["total"] == 6
             second = ml.post("/plan", json={"background": True})
             assert second.status_code == 409 and second.json()["error"]["details"]["job_id"] == job["job_id"]
             deadline = time.monotonic() + 120
             while job["status"] == "running" and time.monotonic() < deadline:
                 time.sleep(0.2)
                 job = ml.get(f"/plan/jobs/{job['job_id']}").json()
-            assert job["status"] == "done" and job["progress"]["done"] == 5, job
+            assert job["status"] == "done" and job["progress"]["done"] == 6, job
             background = job["result"]
             missing = ml.get("/plan/jobs/no-such-job")
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
@@ -130,7 +132,9 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
         assert item["lead_time"] == pytest.approx(skus[code]["lead_time_days"] / 7)  # from the SKU record
         position = sum(lv["on_hand"] + lv["incoming"] for lv in levels if lv["sku"] == code)
         assert item["position"] == pytest.approx(position)
-    assert background == body | {"seconds": background["seconds"]}  # the same plan, computed as a job
+    same = {k: background[k] for k in ("seconds", "plan_id", "planned_at")}
+    assert background == body | same  # the same plan, computed as a job
+    assert body["applied"] is None  # apply: false writes nothing
     proposed = {p["sku"]: p for p in body["proposals"]}
     assert 0 < len(proposed) < len(items), (len(proposed), len(items))  # both branches below are exercised
     for code, item in items.items():
@@ -142,3 +146,53 @@ def test_plan_reads_the_inventory_service_and_proposes_orders_by_the_policy(tmp_
             assert 0 <= line["fill_rate_without_order"] <= 1 and line["reason"]
         else:
             assert code not in proposed
+
+
+@pytest.mark.slow
+def test_plan_writes_planner_levels_and_replaces_earlier_drafts(tmp_path: Path) -> None:
+    """apply (the default): planner-policy SKUs get the plan's levels, proposals become drafts per supplier with
+    their reasons, a second plan cancels the first one's drafts, hand-made orders stay; /plan/latest says it."""
+    inventory_settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'inventory.db'}", DEMO_DATA=True)
+    with serving(create_inventory_app(inventory_settings)) as inventory:
+        codes = sorted({i["sku"] for i in inventory.get("/demand-history").json()["items"]})
+        planner, manual = codes[0], codes[1]
+        assert inventory.post("/suppliers", json={"code": "ACME", "name": "Acme"}).status_code == 201
+        for code, policy in ((planner, "planner"), (manual, "manual")):
+            resp = inventory.session.patch(f"{inventory.base}/skus/{code}", timeout=30,
+                                           json={"policy": policy, "supplier": "ACME", "reorder_point": 1})
+            assert resp.status_code == 200, resp.text
+        wh = inventory.get("/levels", params={"sku": planner}).json()["items"][0]["location"]
+        by_hand = inventory.post("/purchase-orders", json={"supplier": "ACME", "location": wh,
+                                                           "lines": [{"sku": manual, "quantity": 1}]}).json()
+        with serving(create_app(ml_settings(tmp_path, inventory.base))) as ml:
+            missing = ml.get("/plan/latest")
+            assert missing.status_code == 404
+            first = ml.post("/plan", json={"ordering_cost": 10})
+            assert first.status_code == 200, first.text
+            first_body = first.json()
+            plan = {i["sku"]: i for i in first_body["items"]}
+            assert first_body["applied"]["levels_updated"] == 1
+            sku = inventory.get(f"/skus/{planner}").json()
+            assert sku["reorder_point"] == math.ceil(plan[planner]["reorder_point"])
+            assert sku["order_up_to"] == math.ceil(plan[planner]["order_up_to"])
+            assert inventory.get(f"/skus/{manual}").json()["reorder_point"] == 1  # set by hand: kept
+            changes = inventory.get(f"/skus/{planner}/changes").json()["items"]
+            assert changes[0]["actor"] == f"planner:{first_body['plan_id']}"
+            drafts = inventory.get("/purchase-orders", params={"status": "draft"}).json()["items"]
+            from_plan = [o for o in drafts if o["plan_id"] == first_body["plan_id"]]
+            assert len(from_plan) == len(first_body["applied"]["orders_created"]) > 0
+            proposed = {p["sku"]: p for p in first_body["proposals"]}
+            lines = {ln["sku"]: ln for o in from_plan for ln in o["lines"]}
+            assert set(lines) == set(proposed)
+            for code, line in lines.items():
+                assert line["quantity"] == proposed[code]["quantity"]
+                assert line["reason"]["reorder_point"] == proposed[code]["reorder_point"]
+            latest = ml.get("/plan/latest").json()
+            assert latest["plan_id"] == first_body["plan_id"] and latest["inputs"]["ordering_cost"] == 10
+
+            second = ml.post("/plan", json={"ordering_cost": 10}).json()
+            orders = {o["id"]: o for o in inventory.get("/purchase-orders", params={"limit": 1000}).json()["items"]}
+            assert all(orders[o["id"]]["status"] == "cancelled" for o in from_plan)
+            assert orders[by_hand["id"]]["status"] == "draft"  # a person's draft is never touched
+            assert sorted(second["applied"]["drafts_cancelled"]) == sorted(o["id"] for o in from_plan)
+            assert ml.get("/plan/latest").json()["plan_id"] == second["plan_id"]
