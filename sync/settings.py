@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     ML_MODEL_SIGNING_KEY: SecretStr | None = Field(
         None, description="Set: saved models carry an HMAC-SHA256 with this key and loading verifies it."
     )
+    ML_LEAD_TIME_MIN_ORDERS: int = Field(
+        30, ge=30, description="Purchase orders received in full before lead_time_prediction trains on them "
+        "instead of the synthetic start-up rows."
+    )
 
     # --- API gateway ----------------------------------------------------------------------
     GATEWAY_HOST: str = Field("127.0.0.1", description="Interface the gateway binds (0.0.0.0 for all).")

@@ -39,6 +39,7 @@ def model_section(fitted: FittedModel | None, recent: np.ndarray | None) -> dict
         "training_time_s": meta.get("training_time_s"),
         "n_rows": meta.get("n_rows"), "n_train": meta.get("n_train"), "n_holdout": meta.get("n_holdout"),
         "data_hash": meta.get("data_hash"),
+        "training_data_source": meta.get("training_data_source"),
         "trained_at": meta.get("trained_at"),
         "library_versions": meta.get("library_versions"),
         "drift": drift_report(meta.get("feature_profile") or {}, recent, columns),

@@ -26,6 +26,7 @@ from sync.ml import schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
 from sync.ml.metrics import instrument
+from sync.ml.routes_learning import router as learning_router
 from sync.ml.routes_replenishment import router as replenishment_router
 from sync.ml.startup import prepare, save_training_data
 from sync.settings import Settings
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(title="ML service", settings=settings, version=__version__, lifespan=lifespan,
                              description="Train, predict, optimise, detect anomalies, forecast, report.")
     app.include_router(replenishment_router)
+    app.include_router(learning_router)  # lead time from orders, explanations, A/B tests (routes_learning.py)
 
     @app.get("/health")
     def health(request: Request) -> dict[str, Any]:
