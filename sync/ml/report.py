@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sync.ml.drift import drift_report
+from sync.ml.explain import global_importance
 from sync.ml.metrics import accuracy
 from sync.ml.training import FittedModel
 
@@ -43,6 +44,7 @@ def model_section(fitted: FittedModel | None, recent: np.ndarray | None) -> dict
         "trained_at": meta.get("trained_at"),
         "library_versions": meta.get("library_versions"),
         "drift": drift_report(meta.get("feature_profile") or {}, recent, columns),
+        "feature_importance": global_importance(fitted),
     }
 
 
