@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     ML_MODEL_SIGNING_KEY: SecretStr | None = Field(
         None, description="Set: saved models carry an HMAC-SHA256 with this key and loading verifies it."
     )
+    ML_AB_MIN_SAMPLES: int = Field(
+        100, ge=10, description="Actuals an A/B test of two model versions scores before it may call promote or stop."
+    )
     ML_LEAD_TIME_MIN_ORDERS: int = Field(
         30, ge=30, description="Purchase orders received in full before lead_time_prediction trains on them "
         "instead of the synthetic start-up rows."

@@ -80,6 +80,7 @@ class MLInventoryIntelligence:
         self.training_data: dict[str, pd.DataFrame] = {}
         self.cache = TTLCache(self.settings.ML_PREDICTION_CACHE_TTL)
         self._recent: dict[str, deque[tuple[float, ...]]] = {}
+        self.ab_tests: dict[str, Any] = {}  # model name -> sync.ml.ab.ABTest
         self._train_lock = threading.Lock()
         self._debug = False
 
@@ -343,7 +344,9 @@ class MLInventoryIntelligence:
                 buffer = self._recent.get(name)
                 recent[name] = np.array(list(buffer), dtype=np.float64) if buffer else None
         fitted = {name: model.fitted_ for name, model in self.models.items()}
-        return build_report(fitted, recent, self.anomaly_threshold)
+        report = build_report(fitted, recent, self.anomaly_threshold)
+        report["ab_tests"] = {name: test.summary() for name, test in self.ab_tests.items()}
+        return report
 
     # --- time series (delegated) -------------------------------------------------------------
     def forecast_demand(self, history: pd.DataFrame, horizon: int, freq: str = "W-SUN",
