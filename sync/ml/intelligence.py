@@ -81,6 +81,7 @@ class MLInventoryIntelligence:
         self.cache = TTLCache(self.settings.ML_PREDICTION_CACHE_TTL)
         self._recent: dict[str, deque[tuple[float, ...]]] = {}
         self.ab_tests: dict[str, Any] = {}  # model name -> sync.ml.ab.ABTest
+        self.learner: Any = None  # sync.ml.learning.ContinuousLearner, when the service runs one
         self._train_lock = threading.Lock()
         self._debug = False
 
@@ -346,6 +347,8 @@ class MLInventoryIntelligence:
         fitted = {name: model.fitted_ for name, model in self.models.items()}
         report = build_report(fitted, recent, self.anomaly_threshold)
         report["ab_tests"] = {name: test.summary() for name, test in self.ab_tests.items()}
+        if self.learner is not None:
+            report["continuous_learning"] = self.learner.status()
         return report
 
     # --- time series (delegated) -------------------------------------------------------------

@@ -4,6 +4,8 @@
   service has received in full, when there are ``ML_LEAD_TIME_MIN_ORDERS`` of them (``sync.ml.lead_time``).
 * ``POST /explain``: a prediction with each feature's exact Shapley contribution (``sync.ml.explain``).
 * ``POST /explain/forecast``: per SKU, the candidate blend the forecaster chose, why, and each candidate's forecast.
+* ``GET /learning``: the continuous learner's state (``sync.ml.learning``); ``POST /learning/step`` (admin)
+  polls the inventory outbox now instead of waiting for ``ML_LEARNING_INTERVAL``.
 * ``/ab/{model_name}``: A/B tests of two saved versions (``sync.ml.ab``): ``POST .../start``, ``.../promote``,
   ``.../stop`` (admin), ``POST .../predict`` (keyed), ``POST .../actuals``, ``GET`` (figures and decision).
 
@@ -68,6 +70,26 @@ def explain_forecast_route(body: schemas.ForecastRequest, request: Request) -> d
         history = demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
     return {"freq": body.freq, "horizon": body.horizon,
             "items": explain_forecast(history, body.horizon, body.freq, tuple(body.quantiles))}
+
+
+def _learner(request: Request) -> Any:
+    learner = _ml(request).learner
+    if learner is None:
+        raise UpstreamUnavailable("continuous learning is not running in this service")
+    return learner
+
+
+@router.get("/learning", summary="Continuous learning: live accuracy, drift, thresholds, retrains")
+def learning_status(request: Request) -> dict[str, Any]:
+    status: dict[str, Any] = _learner(request).status()
+    return status
+
+
+@router.post("/learning/step", dependencies=[Depends(require_admin)],
+             summary="Poll the inventory outbox now: refresh history, score forecasts, retrain if needed")
+def learning_step(request: Request) -> dict[str, Any]:
+    step: dict[str, Any] = _learner(request).step()
+    return step
 
 
 class ABStart(schemas._Body):

@@ -25,6 +25,7 @@ from sync.errors import UpstreamUnavailable, ValidationFailed
 from sync.ml import schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
+from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
 from sync.ml.routes_learning import router as learning_router
 from sync.ml.routes_replenishment import router as replenishment_router
@@ -77,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
         instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
+        ml.learner = ContinuousLearner(ml, settings)  # follows the inventory outbox (sync/ml/learning.py)
+        ml.learner.start()
         yield
+        ml.learner.stop()
 
     app = create_service_app(title="ML service", settings=settings, version=__version__, lifespan=lifespan,
                              description="Train, predict, optimise, detect anomalies, forecast, report.")
