@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from sync.errors import SyncError, UpstreamUnavailable
+from sync.errors import SyncError, UpstreamUnavailable, ValidationFailed
 from sync.ml.builtins import DEMAND_FEATURES
 from sync.ml.drift import psi
 from sync.ml.inventory_client import demand_history
@@ -118,9 +118,10 @@ class ContinuousLearner:
                     out["lead_time"] = {"error": exc.message}
             if self.history is None or any(types.get(t) for t in HISTORY_EVENTS):
                 self._read_history(base, timeout)
-                out["scored"] = self._score()
-                out["retrained"] = self._maybe_retrain()
-                self._forecast_next()
+                if self.history is not None:
+                    out["scored"] = self._score()
+                    out["retrained"] = self._maybe_retrain()
+                    self._forecast_next()
             self.last_step = out
             return out
 
@@ -145,7 +146,11 @@ class ContinuousLearner:
         return types
 
     def _read_history(self, base: str, timeout: float) -> None:
-        frame = demand_history(base, timeout=timeout)
+        try:
+            frame = demand_history(base, timeout=timeout)
+        except ValidationFailed:  # no demand history yet: nothing to score or learn from
+            self.history = None
+            return
         wide = frame.pivot_table(index="sku", columns="date", values="quantity", aggfunc="sum", fill_value=0.0)
         self.history = wide.sort_index(axis=1)
         try:

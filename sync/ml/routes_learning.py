@@ -29,6 +29,11 @@ from sync.settings import Settings
 from sync.web import require_admin
 
 router = APIRouter(tags=["learning"])
+_ERROR = {"description": "The shared error body {\"error\": {\"code\", \"message\", \"details\"}}"}
+#: error statuses each kind of route answers (documented, so clients and the fuzz suite know them)
+BASE: dict[int | str, dict[str, Any]] = {503: _ERROR}
+MODEL: dict[int | str, dict[str, Any]] = {404: _ERROR, 409: _ERROR, 503: _ERROR}
+ADMIN: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR}
 
 
 def _settings(request: Request) -> Settings:
@@ -43,14 +48,16 @@ def _ml(request: Request) -> Any:
     return ml
 
 
-@router.post("/learning/lead-time", summary="Retrain the lead-time model on received purchase orders (when enough)")
+@router.post("/learning/lead-time", responses=BASE,
+             summary="Retrain the lead-time model on received purchase orders (when enough)")
 def learn_lead_time(request: Request) -> dict[str, Any]:
     settings = _settings(request)
     return refresh_lead_time_model(_ml(request), settings.INVENTORY_URL, min_orders=settings.ML_LEAD_TIME_MIN_ORDERS,
                                    timeout=settings.GATEWAY_TIMEOUT)
 
 
-@router.post("/explain", summary="A prediction and how much each feature moved it (exact Shapley values)")
+@router.post("/explain", responses=MODEL,
+             summary="A prediction and how much each feature moved it (exact Shapley values)")
 def explain(body: schemas.PredictRequest, request: Request) -> dict[str, Any]:
     ml = _ml(request)
     fitted = ml._fitted(body.model_name)
@@ -58,7 +65,7 @@ def explain(body: schemas.PredictRequest, request: Request) -> dict[str, Any]:
     return {"model_name": body.model_name, "model_version": fitted.version_label} | explain_prediction(fitted, row)
 
 
-@router.post("/explain/forecast", summary="Per SKU: the candidate blend behind the forecast, and why")
+@router.post("/explain/forecast", responses=BASE, summary="Per SKU: the candidate blend behind the forecast, and why")
 def explain_forecast_route(body: schemas.ForecastRequest, request: Request) -> dict[str, Any]:
     settings = _settings(request)
     if body.history is not None:
@@ -79,13 +86,13 @@ def _learner(request: Request) -> Any:
     return learner
 
 
-@router.get("/learning", summary="Continuous learning: live accuracy, drift, thresholds, retrains")
+@router.get("/learning", responses=BASE, summary="Continuous learning: live accuracy, drift, thresholds, retrains")
 def learning_status(request: Request) -> dict[str, Any]:
     status: dict[str, Any] = _learner(request).status()
     return status
 
 
-@router.post("/learning/step", dependencies=[Depends(require_admin)],
+@router.post("/learning/step", dependencies=[Depends(require_admin)], responses=BASE | ADMIN,
              summary="Poll the inventory outbox now: refresh history, score forecasts, retrain if needed")
 def learning_step(request: Request) -> dict[str, Any]:
     step: dict[str, Any] = _learner(request).step()
@@ -122,38 +129,43 @@ class ABPromote(schemas._Body):
 Admin = [Depends(require_admin)]
 
 
-@router.post("/ab/{model_name}/start", dependencies=Admin, status_code=201,
+@router.post("/ab/{model_name}/start", dependencies=Admin, status_code=201, responses=MODEL | ADMIN,
              summary="Start an A/B test: a saved challenger version takes a share of keyed predictions")
 def ab_start(model_name: schemas.ModelName, body: ABStart, request: Request) -> dict[str, Any]:
     min_samples = body.min_samples or _settings(request).ML_AB_MIN_SAMPLES
     return ab.start(_ml(request), model_name, body.challenger_version, body.share, min_samples).summary()
 
 
-@router.post("/ab/{model_name}/predict", summary="Predict for a key: the key's arm serves, both are kept")
+@router.post("/ab/{model_name}/predict", responses=MODEL,
+             summary="Predict for a key: the key's arm serves, both are kept")
 def ab_predict(model_name: schemas.ModelName, body: ABPredict, request: Request) -> dict[str, Any]:
     test = ab.running(_ml(request), model_name)
     row = feature_row(body.features, test.champion.metadata["feature_columns"], model_name)
     return test.predict(body.key, row)
 
 
-@router.post("/ab/{model_name}/actuals", summary="Actual values for earlier A/B predictions (scores both versions)")
+@router.post("/ab/{model_name}/actuals", responses=MODEL,
+             summary="Actual values for earlier A/B predictions (scores both versions)")
 def ab_actuals(model_name: schemas.ModelName, body: ABActuals, request: Request) -> dict[str, Any]:
     test = ab.running(_ml(request), model_name)
     scored = test.record_actuals([(item.prediction_id, float(item.actual)) for item in body.items])
     return {"accepted": scored} | test.summary()
 
 
-@router.get("/ab/{model_name}", summary="An A/B test: both versions' errors and the promote/stop decision")
+@router.get("/ab/{model_name}", responses=MODEL,
+            summary="An A/B test: both versions' errors and the promote/stop decision")
 def ab_status(model_name: schemas.ModelName, request: Request) -> dict[str, Any]:
     return ab.running(_ml(request), model_name).summary()
 
 
-@router.post("/ab/{model_name}/promote", dependencies=Admin, summary="Serve the challenger from now on")
+@router.post("/ab/{model_name}/promote", dependencies=Admin, responses=MODEL | ADMIN,
+             summary="Serve the challenger from now on")
 def ab_promote(model_name: schemas.ModelName, request: Request,
                body: Annotated[ABPromote | None, Body()] = None) -> dict[str, Any]:
     return ab.promote(_ml(request), model_name, force=bool(body and body.force))
 
 
-@router.post("/ab/{model_name}/stop", dependencies=Admin, summary="End the test; the champion stays served")
+@router.post("/ab/{model_name}/stop", dependencies=Admin, responses=MODEL | ADMIN,
+             summary="End the test; the champion stays served")
 def ab_stop(model_name: schemas.ModelName, request: Request) -> dict[str, Any]:
     return ab.stop(_ml(request), model_name)

@@ -120,3 +120,6 @@ def test_lead_time_refresh_with_an_unreachable_inventory_is_a_503(tmp_path: Path
         resp = ml.post("/learning/lead-time")
         assert resp.status_code == 503 and "inventory service" in resp.json()["error"]["message"]
         assert ml.get("/report").json()["models"]["lead_time_prediction"]["version"] == "v1"
+        step = ml.post("/learning/step")  # the continuous learner says so too, and keeps serving
+        assert step.status_code == 503 and "inventory" in step.json()["error"]["message"]
+        assert ml.get("/learning").json()["last_step"] is None
