@@ -25,6 +25,7 @@ import pandas as pd
 from sync.errors import ValidationFailed
 
 MAX_FEATURES = 12
+MAX_BATCH_ROWS = 200_000  # rows per predict call (memory bound)
 METHOD = ("exact interventional Shapley values against the model's training sample (base value = mean "
           "prediction over that sample; base + contributions = prediction)")
 _CACHE: dict[str, dict[str, Any]] = {}
@@ -52,14 +53,18 @@ def shapley_values(predict: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
     size = masks.sum(axis=1)
     base = float(np.mean(predict(background)))
     out = np.empty_like(rows)
-    for r, row in enumerate(rows):
-        # (coalition, background row, feature): the row's value where the coalition has the feature
-        mixed = np.where(masks[:, None, :], row[None, None, :], background[None, :, :]).reshape(-1, n)
-        value = np.asarray(predict(mixed), dtype=np.float64).reshape(n_masks, n_bg).mean(axis=1)
+    per_row = n_masks * n_bg
+    step = max(1, MAX_BATCH_ROWS // per_row)  # rows explained per predict call
+    for start in range(0, len(rows), step):
+        chunk = rows[start:start + step]
+        # (row, coalition, background row, feature): the row's value where the coalition has the feature
+        mixed = np.where(masks[None, :, None, :], chunk[:, None, None, :], background[None, None, :, :])
+        value = np.asarray(predict(mixed.reshape(-1, n)), dtype=np.float64).reshape(len(chunk), n_masks, n_bg)
+        value = value.mean(axis=2)
         for i in range(n):
-            without = ~masks[:, i]
-            codes = np.flatnonzero(without)
-            out[r, i] = float(np.sum(weights[size[codes]] * (value[codes | (1 << i)] - value[codes])))
+            codes = np.flatnonzero(~masks[:, i])
+            out[start:start + len(chunk), i] = (weights[size[codes]] * (value[:, codes | (1 << i)]
+                                                                        - value[:, codes])).sum(axis=1)
     return base, out
 
 
