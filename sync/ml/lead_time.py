@@ -144,6 +144,9 @@ def refresh_lead_time_model(ml: Any, base_url: str, *, min_orders: int, timeout:
         return out | {"trained": False, "training_data_source": current or SYNTHETIC_SOURCE,
                       "reason": f"{len(rows)} orders received in full; {min_orders} needed"}
     source = f"purchase orders ({len(rows)})"
+    if current == source:  # e.g. a restart replaying old po.received events: nothing new to learn
+        return out | {"trained": False, "training_data_source": current,
+                      "reason": f"the served version already learnt from these {len(rows)} orders"}
     previous = ml.training_data.get("lead_time")
     ml.training_data["lead_time"] = rows
     try:

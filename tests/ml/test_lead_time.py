@@ -97,6 +97,9 @@ def test_lead_time_model_switches_from_synthetic_rows_to_received_orders(tmp_pat
             section = ml.get("/report").json()["models"]["lead_time_prediction"]
             assert section["training_data_source"] == "purchase orders (30)" and section["n_rows"] == 30
             assert section["version"] == "v2"
+            again = ml.post("/learning/lead-time").json()  # no new orders: no new version
+            assert again["trained"] is False and ml.get("/report").json()["models"][
+                "lead_time_prediction"]["version"] == "v2"
 
             def predict(performance: float) -> float:
                 resp = ml.post("/predict", json={"model_name": "lead_time_prediction", "features": {
