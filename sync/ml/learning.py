@@ -192,18 +192,19 @@ class ContinuousLearner:
     def live(self) -> dict[str, Any]:
         """Accuracy and drift of the served version on the forecasts scored so far."""
         fitted = self._fitted()
-        n = len(self.scored)
+        scored = list(self.scored)  # one C-level copy: safe while a step appends in another thread
+        n = len(scored)
         out: dict[str, Any] = {"scored": n, "min_actuals": self.settings.ML_RETRAIN_MIN_ACTUALS,
                                "held_out_accuracy": accuracy(fitted.metadata["metrics"]) if fitted else None,
                                "live_accuracy": None, "max_psi": None}
         if not n or fitted is None:
             return out
-        actual = np.array([s[0] for s in self.scored])
-        predicted = np.array([s[1] for s in self.scored])
+        actual = np.array([s[0] for s in scored])
+        predicted = np.array([s[1] for s in scored])
         total = float(np.abs(actual).sum())
         out["live_accuracy"] = max(0.0, 1.0 - float(np.abs(actual - predicted).sum()) / total) if total else None
         profile = fitted.metadata.get("feature_profile") or {}
-        rows = np.array([s[2] for s in self.scored], dtype=np.float64)
+        rows = np.array([s[2] for s in scored], dtype=np.float64)
         values = [psi(profile[c], rows[:, i]) for i, c in enumerate(DEMAND_FEATURES) if c in profile]
         out["max_psi"] = max(values) if values and n >= 30 else None  # PSI needs enough rows (drift.py)
         return out
