@@ -31,8 +31,8 @@ from sync.web import require_admin
 router = APIRouter(tags=["learning"])
 _ERROR = {"description": "The shared error body {\"error\": {\"code\", \"message\", \"details\"}}"}
 #: error statuses each kind of route answers (documented, so clients and the fuzz suite know them)
-BASE: dict[int | str, dict[str, Any]] = {503: _ERROR}
-MODEL: dict[int | str, dict[str, Any]] = {404: _ERROR, 409: _ERROR, 503: _ERROR}
+BASE: dict[int | str, dict[str, Any]] = {400: _ERROR, 503: _ERROR}  # 400: a body that is not JSON
+MODEL: dict[int | str, dict[str, Any]] = {400: _ERROR, 404: _ERROR, 409: _ERROR, 503: _ERROR}
 ADMIN: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR}
 
 
