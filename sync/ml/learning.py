@@ -12,7 +12,8 @@ seconds (a daemon thread; 0 turns it off). Each :meth:`~ContinuousLearner.step`:
    now count, so a retrained model starts a fresh score;
 3. retrains ``demand_forecast`` on rows derived from the held history when, over at least
    ``ML_RETRAIN_MIN_ACTUALS`` scored forecasts, accuracy (1 - WAPE) fell more than
-   ``ML_RETRAIN_ACCURACY_DROP`` below the version's held-out accuracy, or the worst feature's PSI between
+   ``ML_RETRAIN_ACCURACY_DROP`` below the version's held-out accuracy, or the worst feature's (but the
+   calendar features', ``NO_DRIFT_CHECK``) PSI between
    those forecasts' features and the training rows exceeds ``ML_RETRAIN_DRIFT_PSI``. ``train_model`` fits the
    new version aside and swaps it in with one assignment, so no request meets a half-trained model;
 4. forecasts the week after the last complete one for every SKU, to be scored when it arrives.
@@ -52,6 +53,9 @@ HISTORY_EVENTS = ("movement.created", "import.completed", "level.changed")
 EVENT_PAGE = 1000
 MAX_EVENT_PAGES = 1000
 MAX_SCORED = 5000
+#: calendar features: the forecasts of any few weeks lie past (trend) or in a narrow part (seasonality) of the
+#: training rows' range by construction, so their PSI would call for a retrain every week
+NO_DRIFT_CHECK = ("trend", "seasonality")
 
 
 def _week_features(quantity: np.ndarray, t: int, week: pd.Timestamp, price: float) -> list[float]:
@@ -205,7 +209,8 @@ class ContinuousLearner:
         out["live_accuracy"] = max(0.0, 1.0 - float(np.abs(actual - predicted).sum()) / total) if total else None
         profile = fitted.metadata.get("feature_profile") or {}
         rows = np.array([s[2] for s in scored], dtype=np.float64)
-        values = [psi(profile[c], rows[:, i]) for i, c in enumerate(DEMAND_FEATURES) if c in profile]
+        values = [psi(profile[c], rows[:, i]) for i, c in enumerate(DEMAND_FEATURES)
+                  if c in profile and c not in NO_DRIFT_CHECK]
         out["max_psi"] = max(values) if values and n >= 30 else None  # PSI needs enough rows (drift.py)
         return out
 

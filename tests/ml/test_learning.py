@@ -72,6 +72,42 @@ def test_a_drop_in_accuracy_on_arriving_actuals_triggers_exactly_one_retrain(tmp
 
 
 @pytest.mark.slow
+def test_steady_weeks_retrain_nothing_though_calendar_features_leave_the_training_range(
+        tmp_path: Path, inventory: Client) -> None:
+    settings = Settings(ML_MODEL_PATH=tmp_path / "models", INVENTORY_URL=inventory.base, ML_LEARNING_INTERVAL=0,
+                        ML_RETRAIN_MIN_ACTUALS=30)
+    ml = MLInventoryIntelligence(settings=settings)
+    learner = ContinuousLearner(ml, settings)
+    learner.step()
+    learner.retrain("start")
+    for week in range(30, 36):  # six steady weeks: 36 forecasts scored, all past the trained weeks
+        _import(inventory, range(week, week + 1), seed=week)
+        assert learner.step()["retrained"] is None
+    live = learner.live()
+    assert live["scored"] == 36 and live["max_psi"] is not None and live["max_psi"] < 0.25
+    assert len(learner.retrains) == 1
+
+
+@pytest.mark.slow
+def test_drift_past_the_threshold_triggers_one_retrain(tmp_path: Path, inventory: Client) -> None:
+    # the accuracy rule cannot fire (a drop of 1.0): only the feature drift can
+    settings = Settings(ML_MODEL_PATH=tmp_path / "models", INVENTORY_URL=inventory.base, ML_LEARNING_INTERVAL=0,
+                        ML_RETRAIN_MIN_ACTUALS=30, ML_RETRAIN_ACCURACY_DROP=1.0, ML_RETRAIN_DRIFT_PSI=0.25)
+    ml = MLInventoryIntelligence(settings=settings)
+    learner = ContinuousLearner(ml, settings)
+    learner.step()
+    learner.retrain("start")
+    retrained = []
+    for week in range(30, 36):  # demand of every SKU x4: historical_demand leaves the trained range
+        _import(inventory, range(week, week + 1), factor=4.0, seed=week)
+        step = learner.step()
+        if step["retrained"] is not None:
+            retrained.append(step["retrained"])
+    assert len(retrained) == 1 and retrained[0]["reason"].startswith("drift: PSI")
+    assert retrained[0]["live"]["scored"] == 30 and ml.models["demand_forecast"].fitted_.version == 2
+
+
+@pytest.mark.slow
 def test_learning_routes_over_http(tmp_path: Path, inventory: Client) -> None:
     settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data",
                         INVENTORY_URL=inventory.base, ML_LEARNING_INTERVAL=0, ADMIN_TOKEN="s3cret")
