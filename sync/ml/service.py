@@ -20,7 +20,7 @@ from fastapi import Body, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 
 from sync import __version__
-from sync.errors import UpstreamUnavailable, ValidationFailed
+from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
 from sync.ml import schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                  "path": str(settings.ML_MODEL_PATH)},
                                  "models": {"status": "degraded" if degraded else "ok", "models": models}}}
 
-    @app.post("/predict", response_model=schemas.PredictResponse)
+    @app.post("/predict", response_model=schemas.PredictResponse, responses=schemas.errors(404, 409, 422, 503))
     async def predict(body: schemas.PredictRequest, ml: ML) -> dict[str, Any]:
         model = ml.models.get(body.model_name)
         if model is not None and model.fitted_ is not None and model.fitted_.fast is None:
@@ -104,14 +104,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             result = ml.predict(body.model_name, body.features)  # sub-millisecond: cheaper than a thread hop
         return dict(result.to_dict(), cached=result.cached)
 
-    @app.post("/predict/batch", response_model=schemas.BatchPredictResponse)
+    @app.post("/predict/batch", response_model=schemas.BatchPredictResponse,
+              responses=schemas.errors(404, 409, 422, 503))
     def predict_batch(body: schemas.BatchPredictRequest, ml: ML) -> dict[str, Any]:
         results = ml.predict_batch(body.model_name, body.rows)
         return {"model_name": body.model_name, "model_version": results[0].model_version,
                 "predictions": [{"prediction": r.prediction, "confidence": r.confidence, "lower": r.lower,
                                  "upper": r.upper} for r in results]}
 
-    @app.post("/train")
+    @app.post("/train", responses=schemas.errors(404, 409, 422, 503))
     def train(body: schemas.TrainRequest, ml: ML) -> dict[str, Any]:
         model = ml._model(body.model_name)
         data_type = body.data_type or model.training_data_type
@@ -139,21 +140,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "model_version": fitted.version_label, "rows": meta["n_rows"], "metrics": meta["metrics"],
                           "selection": meta["selection"], "training_time_s": meta["training_time_s"]})
 
-    @app.post("/optimize")
+    @app.post("/optimize", responses=schemas.errors(422, 503))
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
         return _jsonable(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
 
-    @app.get("/report")
-    def report(ml: ML) -> dict[str, Any]:
-        return _jsonable(ml.generate_ml_report())
+    def has_admin_token(request: Request) -> bool:
+        if settings.ADMIN_TOKEN is None:
+            return False  # no token to present: loopback alone does not see the deployment's internals
+        try:
+            require_admin(request)
+        except (Unauthorized, Forbidden):
+            return False
+        return True
 
-    @app.post("/anomalies")
+    @app.get("/report", responses=schemas.errors(503))
+    def report(request: Request, ml: ML) -> dict[str, Any]:
+        """Per-model metrics, drift and training facts; library versions only with the admin token."""
+        body = ml.generate_ml_report()
+        if not has_admin_token(request):
+            for section in body["models"].values():
+                section.pop("library_versions", None)
+        return _jsonable(body)
+
+    @app.post("/anomalies", responses=schemas.errors(422, 503))
     def anomalies(body: schemas.AnomaliesRequest, ml: ML) -> dict[str, Any]:
         found = ml.detect_anomalies(_frame(body.rows, "rows"), body.columns)
         return _jsonable({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
                           "anomalies": found})
 
-    @app.get("/models")
+    @app.get("/models", responses=schemas.errors(503))
     def models(ml: ML) -> dict[str, Any]:
         items = []
         for name, model in ml.models.items():
@@ -164,7 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "saved_versions": ml.model_versions(name)})
         return _jsonable({"items": items})
 
-    @app.post("/models/{name}/rollback", dependencies=[Depends(require_admin)])
+    @app.post("/models/{name}/rollback", dependencies=[Depends(require_admin)],
+              responses=schemas.errors(401, 403, 404, 409, 422, 503))
     def rollback(name: schemas.ModelName, ml: ML,
                  body: Annotated[schemas.RollbackRequest | None, Body()] = None) -> dict[str, Any]:
         ml._model(name)
@@ -179,14 +195,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return schemas.history_frame(body.history)
         return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
 
-    @app.post("/forecast")
+    @app.post("/forecast", responses=schemas.errors(404, 422, 503))
     def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
         frame = ml.forecast_demand(history(body), body.horizon, freq=body.freq,
                                    quantiles=tuple(body.quantiles), progress=False)
         frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date.astype(str))
         return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records")})
 
-    @app.post("/backtest")
+    @app.post("/backtest", responses=schemas.errors(404, 422, 503))
     def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
         result = ml.backtest(history(body), body.horizon, body.windows, body.freq, progress=False)
         metrics = getattr(result, "metrics", result)
