@@ -141,3 +141,11 @@ def test_the_edges_of_the_supported_range_still_answer(analytics: httpx.Client, 
             {"as_of": as_of, "weeks": 520}
         resp = analytics.get(path, params=params)
         assert resp.status_code == 200, (as_of, resp.text)
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_openapi_documents_the_error_responses(analytics: httpx.Client, path: str) -> None:
+    responses = analytics.get("/openapi.json").json()["paths"][path]["get"]["responses"]
+    for status in ("422", "502", "503"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema["$ref"].endswith("/ErrorResponse"), (path, status)

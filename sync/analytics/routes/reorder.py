@@ -11,10 +11,10 @@ from sync.analytics.deps import Limit, Offset, SourceDep, WindowDays
 from sync.analytics.finite import total
 from sync.analytics.kpis import window_bounds
 from sync.analytics.reorder import reorder_alerts
-from sync.analytics.schemas import ReorderAlerts
+from sync.analytics.schemas import ERROR_RESPONSES, ReorderAlerts
 from sync.analytics.serialize import records
 
-router = APIRouter(tags=["reorder"])
+router = APIRouter(tags=["reorder"], responses=ERROR_RESPONSES)
 
 
 @router.get("/reorder-alerts", response_model=ReorderAlerts)

@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from sync.analytics.deps import SourceDep
 from sync.analytics.finite import total
 from sync.analytics.kpis import stock_value_by_location
-from sync.analytics.schemas import StockValue
+from sync.analytics.schemas import ERROR_RESPONSES, StockValue
 from sync.analytics.serialize import records
 
-router = APIRouter(tags=["stock value"])
+router = APIRouter(tags=["stock value"], responses=ERROR_RESPONSES)
 
 
 @router.get("/stock-value", response_model=StockValue)
