@@ -16,15 +16,15 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Body, Depends, FastAPI, Request
+from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sync import __version__
 from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
-from sync.ml import schemas
+from sync.ml import idempotency, schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
-from sync.ml.startup import prepare, save_training_data
+from sync.ml.startup import prepare
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
 
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ml = MLInventoryIntelligence(settings=settings)
+        app.state.recovered = idempotency.recover(ml.store, settings.ML_TRAINING_DATA_PATH)
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
         app.state.ml = ml
         yield
@@ -113,32 +114,61 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                  "upper": r.upper} for r in results]}
 
     @app.post("/train", responses=schemas.errors(404, 409, 422, 503))
-    def train(body: schemas.TrainRequest, ml: ML) -> dict[str, Any]:
+    def train(body: schemas.TrainRequest, ml: ML, response: Response,
+              idempotency_key: Annotated[str | None, Header(
+                  description="Makes a retry safe: the same key and body answer the first result and train "
+                              "nothing; the same key with another body is a 409. Kept next to the models.")] = None,
+              ) -> dict[str, Any]:
         model = ml._model(body.model_name)
         data_type = body.data_type or model.training_data_type
+        key = idempotency.check_key(idempotency_key)
+        keys = idempotency.TrainKeys(ml.store, settings.ML_TRAINING_DATA_PATH)
+        fp = idempotency.fingerprint(body.model_dump(mode="json")) if key else ""
         with train_lock:
+            if key is not None:
+                replayed = keys.replay(key, fp, body.model_name)
+                if replayed is not None:
+                    response.headers["Idempotent-Replayed"] = "true"
+                    return _jsonable(replayed)  # type: ignore[no-any-return]
             previous = ml.training_data.get(data_type)
-            if body.data is not None:
-                if not body.data:
-                    raise ValidationFailed("data: no rows", details={"field": "data"})
-                if body.replace:
-                    ml.training_data.pop(data_type, None)
-                ml.add_training_data(data_type, _frame(body.data, "data"))
+            staged = None
+            tag: dict[str, Any] = {}
             try:
-                ml.train_model(body.model_name, data_type)
+                if body.data is not None:
+                    if not body.data:
+                        raise ValidationFailed("data: no rows", details={"field": "data"})
+                    if body.replace:
+                        ml.training_data.pop(data_type, None)
+                    ml.add_training_data(data_type, _frame(body.data, "data"))
+                if key is not None:
+                    tag = {"idempotency": {"key_sha256": idempotency.key_hash(key), "fingerprint": fp,
+                                           "data_type": data_type}}
+                    if body.data is not None:  # staged before the commit point, moved in after it
+                        staged = keys.stage(data_type, key, ml.training_data[data_type])
+                with ml.store.tagging(tag):
+                    ml.train_model(body.model_name, data_type)
             except BaseException:
                 if previous is None:  # leave the held rows as they were before a failed request
                     ml.training_data.pop(data_type, None)
                 else:
                     ml.training_data[data_type] = previous
+                if staged is not None:
+                    staged.unlink(missing_ok=True)
                 raise
-            if body.data is not None:
-                save_training_data(ml, settings.ML_TRAINING_DATA_PATH, data_type)
-        fitted = ml.models[body.model_name].fitted_
-        meta = fitted.metadata
-        return _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
-                          "model_version": fitted.version_label, "rows": meta["n_rows"], "metrics": meta["metrics"],
-                          "selection": meta["selection"], "training_time_s": meta["training_time_s"]})
+            if staged is not None:
+                keys.finish(data_type, idempotency.key_hash(key))  # type: ignore[arg-type]
+            elif body.data is not None:
+                idempotency.write_csv(ml.training_data[data_type],
+                                      settings.ML_TRAINING_DATA_PATH / f"{data_type}.csv")
+            fitted = ml.models[body.model_name].fitted_
+            meta = fitted.metadata
+            result = _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
+                                "model_version": fitted.version_label, "rows": meta["n_rows"],
+                                "metrics": meta["metrics"], "selection": meta["selection"],
+                                "training_time_s": meta["training_time_s"]})
+            if key is not None:
+                keys.save(key, fp, result)
+        return result  # type: ignore[no-any-return]
 
     @app.post("/optimize", responses=schemas.errors(422, 503))
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
