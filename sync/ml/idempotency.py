@@ -38,8 +38,9 @@ log = logging.getLogger("sync.ml.service")
 MAX_KEY_LENGTH = 255
 RECORDS = ".idempotency"
 _STAGING = re.compile(r"^\.(?P<data_type>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.(?P<key>[0-9a-f]{64})\.staged\.csv$")
-#: temporary files of an atomic write (``mkstemp(prefix=".{name}.")``): anything dot-named but a staging file
-_TEMP = re.compile(r"^\..+")
+#: temporary files of an atomic write of training data: ``.{data_type}.csv.*.tmp`` (and ``.{data_type}.*.csv``
+#: from earlier releases, which a kill could leave empty)
+_TEMP = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9_.-]*\.(csv|tmp)$")
 
 
 def check_key(key: str | None) -> str | None:

@@ -134,7 +134,7 @@ class ModelStore:
             try:
                 return int(json.loads(pointer.read_text())["version"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise ModelIntegrityError(f"{pointer} is not a version pointer this system wrote") from exc
+                raise ModelIntegrityError(f"{name}/CURRENT is not a version pointer this system wrote") from exc
         versions = self.versions(name)
         return versions[-1] if versions else None
 
@@ -192,9 +192,9 @@ class ModelStore:
         try:
             meta = json.loads(path.read_text())
         except ValueError as exc:
-            raise ModelIntegrityError(f"metadata {path} is not valid JSON") from exc
+            raise ModelIntegrityError(f"metadata {name}/{path.name} is not valid JSON") from exc
         if not isinstance(meta, dict):
-            raise ModelIntegrityError(f"metadata {path} is not an object")
+            raise ModelIntegrityError(f"metadata {name}/{path.name} is not an object")
         return meta
 
     def load(self, name: str, version: int | None = None) -> tuple[Any, dict[str, Any]]:
@@ -202,13 +202,14 @@ class ModelStore:
         if version is None:
             version = self.current_version(name)
             if version is None:
-                raise NotFound(f"model {name!r} has no saved versions under {self.root}",
+                raise NotFound(f"model {name!r} has no saved versions",
                                details={"model_name": name})
         meta = self.metadata(name, version)
-        artifact = self._dir(name) / f"v{version:04d}.skops"
-        if meta.get("artifact") != artifact.name or not artifact.is_file():
+        path = self._dir(name) / f"v{version:04d}.skops"
+        artifact = f"{name}/{path.name}"  # errors name the file below ML_MODEL_PATH, not the server's layout
+        if meta.get("artifact") != path.name or not path.is_file():
             raise ModelIntegrityError(f"{artifact} is missing or not the artifact its metadata names")
-        blob = artifact.read_bytes()
+        blob = path.read_bytes()
         if not hmac.compare_digest(hashlib.sha256(blob).hexdigest(), str(meta.get("sha256", ""))):
             raise ModelIntegrityError(
                 f"refusing to load {artifact}: its SHA-256 does not match the one recorded when it was saved "
@@ -229,7 +230,7 @@ class ModelStore:
         try:
             pipeline = sio.loads(blob, trusted=list(untrusted))
         except Exception as exc:
-            raise ModelIntegrityError(f"refusing to load {artifact}: {exc}") from exc
+            raise ModelIntegrityError(f"refusing to load {artifact}: {exc.__class__.__name__}") from exc
         return pipeline, meta
 
     def rollback(self, name: str, version: int | None = None) -> int:

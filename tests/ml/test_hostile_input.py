@@ -236,3 +236,17 @@ def test_a_model_that_gives_no_finite_prediction_is_a_422_not_a_null(client: Cli
     with pytest.raises(ValidationFailed, match="no finite prediction") as caught:
         fitted.predict_matrix(np.full((2, len(PRICING)), MAX_FEATURE_MAGNITUDE))
     assert caught.value.status == 422 and caught.value.details["rows"] == [0, 1]
+
+
+def test_store_errors_name_the_model_file_not_the_servers_layout(client: Client, root: Path) -> None:
+    from sync.ml.store import ModelIntegrityError, ModelStore
+
+    ml: MLInventoryIntelligence = client.app.state.ml
+    copy_root = root / "store-copy"
+    shutil.copytree(ml.store.root / "lead_time_prediction", copy_root / "lead_time_prediction")
+    artifact = copy_root / "lead_time_prediction" / "v0001.skops"
+    artifact.write_bytes(artifact.read_bytes() + b"tampered")
+    with pytest.raises(ModelIntegrityError) as caught:
+        ModelStore(copy_root).load("lead_time_prediction", 1)
+    assert "lead_time_prediction/v0001.skops" in caught.value.message
+    assert str(copy_root) not in str(caught.value.to_dict())
