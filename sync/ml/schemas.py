@@ -91,7 +91,7 @@ class AnomaliesRequest(_Body):
 
 
 class RollbackRequest(_Body):
-    version: Annotated[int, Field(ge=1)] | None = Field(None, description="Default: the version before current.")
+    version: Annotated[StrictInt, Field(ge=1)] | None = Field(None, description="Default: the version before current.")
 
 
 #: history dates a forecast accepts: well inside pandas' nanosecond range (1677-09-21 to 2262-04-11),
@@ -133,9 +133,9 @@ class ForecastRequest(_Body):
     history: History | None = Field(None, description="Omitted: read from the inventory service.")
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="With history omitted: forecast only this SKU.")
-    horizon: Annotated[int, Field(ge=1, le=104)]
+    horizon: Annotated[StrictInt, Field(ge=1, le=104)]
     freq: str = "W-SUN"
-    quantiles: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(max_length=9),
+    quantiles: Annotated[list[Annotated[StrictFloat, Field(gt=0, lt=1)]], Field(max_length=9),
                          AfterValidator(_quantiles)] = Field(
         [0.9], description="Each gets a column q{round(100*q)}; the columns must be distinct and between q1 and q99.")
 
@@ -143,8 +143,8 @@ class ForecastRequest(_Body):
 class BacktestRequest(_Body):
     history: History | None = Field(None, description="Omitted: read from the inventory service.")
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    horizon: Annotated[int, Field(ge=1, le=104)]
-    windows: Annotated[int, Field(ge=1, le=12)] = 3
+    horizon: Annotated[StrictInt, Field(ge=1, le=104)]
+    windows: Annotated[StrictInt, Field(ge=1, le=12)] = 3
     freq: str = "W-SUN"
 
 

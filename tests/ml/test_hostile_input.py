@@ -250,3 +250,19 @@ def test_store_errors_name_the_model_file_not_the_servers_layout(client: Client,
         ModelStore(copy_root).load("lead_time_prediction", 1)
     assert "lead_time_prediction/v0001.skops" in caught.value.message
     assert str(copy_root) not in str(caught.value.to_dict())
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/forecast", {"horizon": True}, "horizon"),
+    ("/forecast", {"horizon": "4"}, "horizon"),
+    ("/forecast", {"horizon": 2, "quantiles": [True]}, "quantiles.0"),
+    ("/backtest", {"horizon": 2, "windows": True}, "windows"),
+])
+def test_counts_and_quantiles_are_strict_numbers(client: Client, path: str, body: dict[str, Any], field: str) -> None:
+    error = error_of(client.post(path, json={"history": _history(), **body}), 422)
+    assert fields(error) == [field]
+
+
+def test_a_rollback_version_is_a_strict_integer(client: Client) -> None:
+    resp = client.post("/models/demand_forecast/rollback", json={"version": True}, headers=ADMIN)
+    assert fields(error_of(resp, 422)) == ["version"]
