@@ -110,10 +110,12 @@ class HistoryRow(_Body):
     sku: Annotated[str, Field(min_length=1, max_length=64)]
     date: Annotated[dt.date, AfterValidator(_history_date)] = Field(
         description=f"Period date, between {HISTORY_START} and {HISTORY_END}.")
-    quantity: Annotated[StrictFloat | StrictInt, Field(ge=0, description="Units demanded (not net of returns).")]
-    price: StrictFloat | StrictInt | None = None
-    promotion: StrictFloat | StrictInt | StrictBool | None = None
-    orders: Annotated[StrictInt, Field(ge=0)] | None = Field(
+    quantity: Annotated[StrictFloat | StrictInt, Field(ge=0, le=MAX_FEATURE_MAGNITUDE,
+                                                       description="Units demanded (not net of returns).")]
+    price: Annotated[StrictFloat | StrictInt, Field(ge=-MAX_FEATURE_MAGNITUDE, le=MAX_FEATURE_MAGNITUDE)] | None = None
+    promotion: Annotated[StrictFloat | StrictInt, Field(ge=-MAX_FEATURE_MAGNITUDE, le=MAX_FEATURE_MAGNITUDE)] | \
+        StrictBool | None = None
+    orders: Annotated[StrictInt, Field(ge=0, le=MAX_FEATURE_MAGNITUDE)] | None = Field(
         None, description="Distinct orders (invoices) behind the quantity: tells a one-off bulk order "
                           "from broad demand.")
 

@@ -266,3 +266,13 @@ def test_counts_and_quantiles_are_strict_numbers(client: Client, path: str, body
 def test_a_rollback_version_is_a_strict_integer(client: Client) -> None:
     resp = client.post("/models/demand_forecast/rollback", json={"version": True}, headers=ADMIN)
     assert fields(error_of(resp, 422)) == ["version"]
+
+
+@pytest.mark.parametrize(("column", "value"), [("quantity", 1e308), ("quantity", 1e13), ("price", -1e308),
+                                               ("promotion", 1e300), ("orders", 10**13)])
+def test_history_values_beyond_the_bound_are_a_422_naming_the_field(client: Client, column: str,
+                                                                     value: float) -> None:
+    history = _history()
+    history[2][column] = value
+    error = error_of(client.post("/forecast", json={"horizon": 2, "history": history}), 422)
+    assert fields(error) and all(f.startswith(f"history.2.{column}") for f in fields(error))
