@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from sync.errors import ValidationFailed
 from sync.ml.validation import MAX_FEATURE_MAGNITUDE, check_quantiles
 
 
@@ -122,6 +123,27 @@ class HistoryRow(_Body):
 
 History = Annotated[list[HistoryRow], Field(min_length=1, max_length=2_000_000)]
 
+#: Period lengths the forecaster is built and tested for (weekly, any anchor, and daily). Monthly and
+#: quarterly periods failed inside it with a 500, hourly ones too; they are refused here instead.
+Freq = Literal["W", "W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT", "D"]
+#: most periods a history may span (first to last date): 100 years of weeks, 14 of days
+MAX_HISTORY_PERIODS = 5200
+_DAYS_PER_PERIOD = {"D": 1}
+
+
+def check_history_span(rows: list[HistoryRow], freq: str) -> None:
+    """A 422 naming ``history`` when its dates span more periods than a forecast is built for.
+
+    Computed on ``datetime.date`` (pandas' nanosecond timedelta ends at 292 years: 1900 to 2200 was a 500).
+    """
+    first = min(r.date for r in rows)
+    last = max(r.date for r in rows)
+    periods = (last - first).days // _DAYS_PER_PERIOD.get(freq, 7) + 1
+    if periods > MAX_HISTORY_PERIODS:
+        raise ValidationFailed(
+            f"history spans {first} to {last}: {periods} periods of {freq}, more than {MAX_HISTORY_PERIODS}",
+            details=[{"field": "history", "problem": f"spans more than {MAX_HISTORY_PERIODS} periods"}])
+
 
 def _quantiles(values: list[float]) -> list[float]:
     try:
@@ -136,7 +158,7 @@ class ForecastRequest(_Body):
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="With history omitted: forecast only this SKU.")
     horizon: Annotated[StrictInt, Field(ge=1, le=104)]
-    freq: str = "W-SUN"
+    freq: Freq = "W-SUN"
     quantiles: Annotated[list[Annotated[StrictFloat, Field(gt=0, lt=1)]], Field(max_length=9),
                          AfterValidator(_quantiles)] = Field(
         [0.9], description="Each gets a column q{round(100*q)}; the columns must be distinct and between q1 and q99.")
@@ -147,7 +169,7 @@ class BacktestRequest(_Body):
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     horizon: Annotated[StrictInt, Field(ge=1, le=104)]
     windows: Annotated[StrictInt, Field(ge=1, le=12)] = 3
-    freq: str = "W-SUN"
+    freq: Freq = "W-SUN"
 
 
 def history_frame(rows: list[HistoryRow]) -> Any:

@@ -222,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if body.sku is not None:
                 raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
                                        details=[{"field": "sku", "problem": "not allowed with history"}])
+            schemas.check_history_span(body.history, body.freq)
             return schemas.history_frame(body.history)
         return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
 

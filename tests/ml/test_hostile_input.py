@@ -276,3 +276,16 @@ def test_history_values_beyond_the_bound_are_a_422_naming_the_field(client: Clie
     history[2][column] = value
     error = error_of(client.post("/forecast", json={"horizon": 2, "history": history}), 422)
     assert fields(error) and all(f.startswith(f"history.2.{column}") for f in fields(error))
+
+
+@pytest.mark.parametrize("freq", ["h", "M", "ME", "MS", "QE", "nonsense"])
+def test_frequencies_the_forecaster_is_not_built_for_are_a_422_naming_freq(client: Client, freq: str) -> None:
+    error = error_of(client.post("/forecast", json={"horizon": 2, "history": _history(), "freq": freq}), 422)
+    assert fields(error) == ["freq"]
+
+
+@pytest.mark.parametrize("freq", ["W-SUN", "D"])
+def test_a_history_spanning_centuries_is_a_422_naming_history(client: Client, freq: str) -> None:
+    history = [{"sku": "A", "date": "1900-01-07", "quantity": 1}, {"sku": "A", "date": "2200-01-07", "quantity": 1}]
+    error = error_of(client.post("/forecast", json={"horizon": 2, "history": history, "freq": freq}), 422)
+    assert fields(error) == ["history"] and "periods" in error["message"]
