@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install clean bench-gateway bench-inventory bench-forecast bench-ml
+.PHONY: run test coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP)
+	sh scripts/install-debian-tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The seed's own coverage command, over its test file (test_improvements.py); the report lands in htmlcov/.
+coverage: $(STAMP)
+	$(BIN)/python -m pytest test_improvements.py --cov=sync --cov-report=html --cov-report=term:skip-covered -q
 
 bench-gateway: $(STAMP)
 	$(BIN)/python bench/gateway.py

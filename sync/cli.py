@@ -32,7 +32,7 @@ def build_app(name: str, settings: Settings) -> Any:
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from sync.supervisor import Supervisor
 
-    return Supervisor(settings).run()
+    return Supervisor(settings, replicas=args.replicas).run()
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +86,16 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inventory-system",
@@ -97,6 +107,9 @@ def make_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start all four services (gateway :8000, inventory :8004, analytics :8005, "
                                    "ML :8006) and stop them together on Ctrl-C")
+    up.add_argument("--replicas", type=_positive, default=1, metavar="N",
+                    help="N inventory instances (ports INVENTORY_PORT + 100*i) and N gateway workers, balanced by "
+                         "the gateway; N > 1 needs REDIS_URL and a PostgreSQL DATABASE_URL")
     up.set_defaults(func=_cmd_up)
 
     serve = sub.add_parser("serve", help="run one service in this process")

@@ -2,6 +2,10 @@
 
 ``inventory-system up`` (and so ``make run``) is this module. Each service is its own process
 (``python -m sync.cli serve NAME``), so they talk over HTTP exactly as they would on separate hosts.
+``up --replicas N`` runs N inventory instances (ports ``INVENTORY_PORT + 100*i``) and N gateway workers
+on the gateway's port, all on one database and one Redis; the gateway balances across the instances.
+The first inventory instance starts alone (it runs the migrations and loads the demo data), the rest
+once it answers.
 Ctrl-C or SIGTERM stops every child; children also get SIGTERM if the supervisor itself dies
 (``PR_SET_PDEATHSIG``), so no process or bound port is left behind.
 """
@@ -27,6 +31,8 @@ from sync.settings import Settings
 
 START_ORDER = ("inventory", "analytics", "ml", "gateway")
 _PR_SET_PDEATHSIG = 1
+#: Port step between inventory replicas: 8004, 8104, 8204, ... (8005 and 8006 are taken).
+REPLICA_PORT_STEP = 100
 
 
 @dataclass
@@ -35,6 +41,19 @@ class ServiceProcess:
     host: str
     port: int
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    replica: int = 0  # 0: the first (or only) instance of the service
+    workers: int = 1  # the gateway's processes sharing its port
+
+    @property
+    def label(self) -> str:
+        """``inventory`` for a single instance; ``inventory-1``, ``inventory-2`` for replicas."""
+        return self.name if self.replica == 0 else f"{self.name}-{self.replica}"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "sync.cli", "serve", self.name, "--host", self.host, "--port", str(self.port)]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
+        return cmd
 
     @property
     def url(self) -> str:
@@ -42,15 +61,40 @@ class ServiceProcess:
         return f"http://{host}:{self.port}"
 
 
-def plan(settings: Settings) -> list[ServiceProcess]:
-    """The processes ``up`` starts, in start order, with the ports the settings give them."""
-    ports = {
-        "inventory": (settings.SERVICE_HOST, settings.INVENTORY_PORT),
-        "analytics": (settings.SERVICE_HOST, settings.ANALYTICS_PORT),
-        "ml": (settings.SERVICE_HOST, settings.ML_PORT),
-        "gateway": (settings.GATEWAY_HOST, settings.GATEWAY_PORT),
-    }
-    return [ServiceProcess(name, *ports[name]) for name in START_ORDER]
+def plan(settings: Settings, replicas: int = 1) -> list[ServiceProcess]:
+    """The processes ``up`` starts, in start order, with the ports the settings give them.
+
+    With ``replicas`` > 1: that many inventory instances (``INVENTORY_PORT + 100*i``) and a gateway
+    serving with that many workers.
+    """
+    inventory = [ServiceProcess("inventory", settings.SERVICE_HOST,
+                                settings.INVENTORY_PORT + REPLICA_PORT_STEP * i, replica=i + 1 if replicas > 1 else 0)
+                 for i in range(replicas)]
+    return [*inventory,
+            ServiceProcess("analytics", settings.SERVICE_HOST, settings.ANALYTICS_PORT),
+            ServiceProcess("ml", settings.SERVICE_HOST, settings.ML_PORT),
+            ServiceProcess("gateway", settings.GATEWAY_HOST, settings.GATEWAY_PORT, workers=replicas)]
+
+
+def replica_problems(settings: Settings, replicas: int) -> list[str]:
+    """Why ``replicas`` instances cannot share state with these settings (empty: they can)."""
+    if replicas <= 1:
+        return []
+    problems = []
+    last = settings.INVENTORY_PORT + REPLICA_PORT_STEP * (replicas - 1)
+    ports = [s.port for s in plan(settings, replicas)]
+    if last > 65535:
+        problems.append(f"inventory replica {replicas} would need port {last}: lower INVENTORY_PORT or --replicas")
+    elif len(set(ports)) < len(ports):
+        problems.append(f"two processes would share a port ({sorted(ports)}): inventory replicas use "
+                        f"INVENTORY_PORT + {REPLICA_PORT_STEP}*i; move ANALYTICS_PORT, ML_PORT or GATEWAY_PORT")
+    if not settings.REDIS_URL:
+        problems.append("REDIS_URL is not set: the gateway workers must share their registry, breakers and "
+                        "rate limits through Redis")
+    if not settings.DATABASE_URL.startswith("postgresql"):
+        problems.append(f"DATABASE_URL is {settings.DATABASE_URL.split(':', 1)[0]}: inventory replicas need one "
+                        "PostgreSQL database (postgresql://...) to share")
+    return problems
 
 
 def child_environment(services: Sequence[ServiceProcess], base: dict[str, str]) -> dict[str, str]:
@@ -59,11 +103,9 @@ def child_environment(services: Sequence[ServiceProcess], base: dict[str, str]) 
     ``GATEWAY_SERVICES`` and ``INVENTORY_URL`` follow the chosen ports unless the caller set them.
     """
     env = dict(base)
-    by_name = {s.name: s for s in services}
-    env.setdefault(
-        "GATEWAY_SERVICES", ",".join(f"{name}={by_name[name].url}" for name in ("inventory", "analytics", "ml"))
-    )
-    env.setdefault("INVENTORY_URL", by_name["inventory"].url)
+    backends = [s for s in services if s.name != "gateway"]
+    env.setdefault("GATEWAY_SERVICES", ",".join(f"{s.name}={s.url}" for s in backends))
+    env.setdefault("INVENTORY_URL", next(s for s in backends if s.name == "inventory").url)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -78,10 +120,21 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+_libc: ctypes.CDLL | None = None
+
+
+def _load_libc() -> None:
+    """Open libc in the parent, once: the child then only calls prctl (no dlopen between fork and exec)."""
+    global _libc
+    if _libc is None:
+        with contextlib.suppress(OSError):
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
 def die_with_parent() -> None:
     """Runs in a child (before exec, or after fork): ask the kernel to SIGTERM it when its parent dies."""
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc = _libc if _libc is not None else ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -127,16 +180,21 @@ def register_with(registry_url: str, services: Sequence[ServiceProcess], token: 
 class Supervisor:
     """Starts the services, reports their URLs, and stops all of them on a signal or a child's death."""
 
-    def __init__(self, settings: Settings, *, startup_timeout: float = 120.0) -> None:
+    def __init__(self, settings: Settings, *, replicas: int = 1, startup_timeout: float = 120.0) -> None:
         self.settings = settings
-        self.services = plan(settings)
+        self.replicas = replicas
+        self.services = plan(settings, replicas)
         self.startup_timeout = startup_timeout
         self._stopping = threading.Event()
 
     def run(self) -> int:
+        problems = replica_problems(self.settings, self.replicas)
+        if problems:
+            print(f"cannot start {self.replicas} replicas: " + "; ".join(problems), file=sys.stderr)
+            return 2
         busy = [s for s in self.services if port_in_use(s.host, s.port)]
         if busy:
-            names = ", ".join(f"{s.name} ({s.host}:{s.port})" for s in busy)
+            names = ", ".join(f"{s.label} ({s.host}:{s.port})" for s in busy)
             print(f"cannot start: port already in use for {names}", file=sys.stderr)
             return 2
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -150,35 +208,48 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stopping.set()
 
-    def _run(self) -> int:
-        env = child_environment(self.services, dict(os.environ))
-        width = max(len(s.name) for s in self.services)
-        for service in self.services:
-            cmd = [sys.executable, "-m", "sync.cli", "serve", service.name,
-                   "--host", service.host, "--port", str(service.port)]
+    def _start(self, group: Sequence[ServiceProcess], env: dict[str, str], width: int) -> None:
+        for service in group:
             service.proc = subprocess.Popen(
-                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                service.command(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent, start_new_session=True,
             )
-        for service in self.services:  # threads only after every fork: preexec_fn and threads don't mix
+        for service in group:  # threads after the group's forks (the child only calls prctl: libc is loaded)
             assert service.proc is not None
-            threading.Thread(target=_pump, args=(service.name, service.proc.stdout, width), daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout
-        for service in self.services:
+            threading.Thread(target=_pump, args=(service.label, service.proc.stdout, width), daemon=True).start()
+
+    def _wait(self, group: Sequence[ServiceProcess], deadline: float) -> int | None:
+        """None when every service of the group answers; else the exit code ``run`` returns."""
+        for service in group:
             proc = service.proc
             assert proc is not None
             if not wait_healthy(service.url, deadline, lambda p=proc: p.poll() is None and not self._stopping.is_set()):
                 if self._stopping.is_set():
                     return 0
-                print(f"{service.name} did not become healthy at {service.url}", file=sys.stderr)
+                print(f"{service.label} did not become healthy at {service.url}", file=sys.stderr)
                 return 1
+        return None
+
+    def _run(self) -> int:
+        env = child_environment(self.services, dict(os.environ))
+        width = max(len(s.label) for s in self.services)
+        _load_libc()
+        deadline = time.monotonic() + self.startup_timeout
+        # replicas: the first inventory instance migrates the database and loads demo data before the others
+        groups = [self.services[:1], self.services[1:]] if self.replicas > 1 else [self.services]
+        for group in groups:
+            self._start(group, env, width)
+            failed = self._wait(group, deadline)
+            if failed is not None:
+                return failed
         gateway = self.services[-1]
         if self.settings.SERVICE_REGISTRY_URL:
             self._register(self.settings.SERVICE_REGISTRY_URL)
+        workers = f", {gateway.workers} workers" if gateway.workers > 1 else ""
         print("\nInventory Improvements System is up:")
-        print(f"  gateway    {gateway.url}   (docs: {gateway.url}/services, metrics: {gateway.url}/metrics)")
+        print(f"  gateway    {gateway.url}   (docs: {gateway.url}/services, metrics: {gateway.url}/metrics{workers})")
         for service in self.services[:-1]:
-            print(f"  {service.name:<10} {service.url}   via gateway: {gateway.url}/{service.name}/  "
+            print(f"  {service.label:<10} {service.url}   via gateway: {gateway.url}/{service.name}/  "
                   f"(OpenAPI: {service.url}/docs)")
         print("Press Ctrl-C to stop.\n", flush=True)
         while not self._stopping.wait(0.5):
@@ -186,7 +257,7 @@ class Supervisor:
                 assert service.proc is not None
                 code = service.proc.poll()
                 if code is not None:
-                    print(f"{service.name} exited with code {code}; stopping the others", file=sys.stderr)
+                    print(f"{service.label} exited with code {code}; stopping the others", file=sys.stderr)
                     return 1
         return 0
 

@@ -19,7 +19,7 @@ from sync.inventory.catalog import Catalog
 from sync.inventory.db import make_engine, read_conn
 from sync.inventory.deps import ServiceState
 from sync.inventory.fastpath import FastMovements
-from sync.inventory.routes import catalog, imports, reports, stock
+from sync.inventory.routes import catalog, imports, purchasing, reports, stock
 from sync.inventory.routes import reservations as reservation_routes
 from sync.settings import Settings
 from sync.web import create_service_app
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the upload route checks its own (decompressed) limit; the raw body may be as large
         body_limit_overrides={"/imports": max(settings.INVENTORY_IMPORT_MAX_BYTES, settings.MAX_REQUEST_BYTES)},
     )
-    for module in (catalog, stock, reservation_routes, reports, imports):
+    for module in (catalog, stock, reservation_routes, reports, imports, purchasing):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"], summary="Service and database health")

@@ -65,6 +65,12 @@ class Catalog:
             self._sku_codes[ref.id] = code
         return ref
 
+    def forget_sku(self, code: str) -> None:
+        """Drop a cached SKU whose parameters changed (``PATCH /skus``); the next use reads it afresh."""
+        ref = self._skus.pop(code, None)
+        if ref is not None:
+            self._sku_codes.pop(ref.id, None)
+
     def location(self, code: str, *, field: str = "location", conn: Connection | None = None) -> LocationRef:
         ref = self._locations.get(code)
         if ref is None:

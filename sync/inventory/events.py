@@ -29,7 +29,8 @@ from sync.inventory.tables import events
 
 EVENT_TYPES = ("movement.created", "level.changed", "low_stock", "out_of_stock", "reservation.created",
                "reservation.committed", "reservation.released", "reservation.expired", "import.completed",
-               "sku.created", "location.created")
+               "sku.created", "location.created", "sku.updated", "supplier.created", "po.created", "po.updated",
+               "po.approved", "po.sent", "po.received", "po.cancelled")
 EVENT_LOCK_ID = 7_004_005
 SEQUENCE_WAIT = "2s"
 

@@ -110,3 +110,14 @@ def unreserve(conn: Connection, sku_id: int, location_id: int, qty: int, now: da
         values["on_hand"] = L.on_hand - qty
     stmt = sa.update(stock_levels).where(_where(sku_id, location_id)).values(**values).returning(*RETURNED)
     return Level(*conn.execute(stmt).one())
+
+
+def add_incoming(conn: Connection, sku_id: int, location_id: int, qty: int, now: datetime) -> Level:
+    """Change ``incoming`` (units on approved purchase orders, not yet received) by ``qty``, which may be negative."""
+    ins = _insert(conn).values(sku_id=sku_id, location_id=location_id, on_hand=0, reserved=0, incoming=qty,
+                               updated_at=now)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["sku_id", "location_id"],
+        set_={"incoming": L.incoming + ins.excluded.incoming, "updated_at": ins.excluded.updated_at},
+    ).returning(*RETURNED)
+    return Level(*conn.execute(stmt).one())

@@ -27,6 +27,7 @@ def sku_out(row: Any) -> dict[str, Any]:
         "code": row.code, "name": row.name, "unit": row.unit, "unit_cost": num(row.unit_cost),
         "price": num(row.price), "reorder_point": row.reorder_point, "min_qty": row.min_qty,
         "max_qty": row.max_qty, "supplier": row.supplier, "lead_time_days": row.lead_time_days,
+        "order_up_to": row.order_up_to, "ordering_cost": num(row.ordering_cost), "policy": row.policy,
         "created_at": iso(row.created_at),
     }
 

@@ -29,6 +29,10 @@ skus = sa.Table(
     sa.Column("supplier", sa.String(200), nullable=True),
     sa.Column("lead_time_days", sa.Integer, nullable=False),
     sa.Column("created_at", Stamp, nullable=False),
+    # replenishment parameters (migration 0002): who sets the levels ("manual" or "planner")
+    sa.Column("order_up_to", sa.Integer, nullable=True),
+    sa.Column("ordering_cost", Money, nullable=True),
+    sa.Column("policy", sa.String(16), nullable=False, server_default="manual"),
 )
 
 locations = sa.Table(
@@ -103,4 +107,56 @@ idempotency_keys = sa.Table(
     sa.Column("response", sa.Text, nullable=False),
     sa.Column("created_at", Stamp, nullable=False),
     sa.Index("ix_idempotency_created", "created_at"),
+)
+
+# --- purchasing (migration 0002) ------------------------------------------------------------------
+
+sku_changes = sa.Table(
+    "sku_changes", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("changes", sa.Text, nullable=False),  # JSON: {field: [before, after]}
+    sa.Column("actor", sa.String(200), nullable=True),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Index("ix_sku_changes_sku", "sku_id", "id"),
+)
+
+suppliers = sa.Table(
+    "suppliers", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("lead_time_days", sa.Integer, nullable=False),
+    sa.Column("lead_time_sd_days", sa.Float, nullable=True),
+    sa.Column("created_at", Stamp, nullable=False),
+)
+
+purchase_orders = sa.Table(
+    "purchase_orders", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("supplier_id", sa.BigInteger, sa.ForeignKey("suppliers.id"), nullable=False),
+    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reference", sa.String(200), nullable=True),
+    sa.Column("note", sa.String(1000), nullable=True),
+    sa.Column("plan_id", sa.String(64), nullable=True),
+    sa.Column("expected_at", sa.Date, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=True),
+    sa.Column("created_at", Stamp, nullable=False),
+    sa.Column("approved_at", Stamp, nullable=True),
+    sa.Column("sent_at", Stamp, nullable=True),
+    sa.Column("closed_at", Stamp, nullable=True),
+    sa.Index("ix_purchase_orders_status", "status", "id"),
+)
+
+purchase_order_lines = sa.Table(
+    "purchase_order_lines", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("po_id", sa.BigInteger, sa.ForeignKey("purchase_orders.id"), nullable=False),
+    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False),
+    sa.Column("unit_cost", Money, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),  # JSON: why the planner proposed this line
+    sa.UniqueConstraint("po_id", "sku_id", name="uq_po_lines_po_sku"),
 )

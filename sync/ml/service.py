@@ -24,6 +24,7 @@ from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, Validation
 from sync.ml import idempotency, schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
+from sync.ml.metrics import instrument
 from sync.ml.startup import prepare
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ml = MLInventoryIntelligence(settings=settings)
         app.state.recovered = idempotency.recover(ml.store, settings.ML_TRAINING_DATA_PATH)
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
+        instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
         yield
 

@@ -13,6 +13,7 @@ from sync.errors import Forbidden, Unauthorized
 from sync.settings import Settings
 from sync.web.body_limit import BodySizeLimit
 from sync.web.errors import install_error_handlers
+from sync.web.metrics import install_metrics
 
 
 def create_service_app(
@@ -27,6 +28,7 @@ def create_service_app(
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES, overrides=body_limit_overrides)
+    install_metrics(app, title)  # outermost: times every answer, the body limit's 413 included
     return app
 
 

@@ -114,7 +114,7 @@ def test_sku_and_location_contract_shapes(client: TestClient) -> None:
     seed(client)
     sku = client.get("/skus/SKU-1").json()
     assert set(sku) == {"code", "name", "unit", "unit_cost", "price", "reorder_point", "min_qty", "max_qty",
-                        "supplier", "lead_time_days", "created_at"}
+                        "supplier", "lead_time_days", "order_up_to", "ordering_cost", "policy", "created_at"}
     assert sku["price"] == 2.5
     assert client.get("/skus").json()["items"] == [sku]
     assert client.get("/locations").json() == {"items": [{"code": "WH", "name": "WH", "allow_negative": False}],
