@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                  "path": str(settings.ML_MODEL_PATH)},
                                  "models": {"status": "degraded" if degraded else "ok", "models": models}}}
 
-    @app.post("/predict", response_model=schemas.PredictResponse, responses=schemas.errors(404, 409, 422, 503))
+    @app.post("/predict", response_model=schemas.PredictResponse,
+              responses=schemas.errors(400, 404, 409, 413, 422, 503))
     async def predict(body: schemas.PredictRequest, ml: ML) -> dict[str, Any]:
         model = ml.models.get(body.model_name)
         if model is not None and model.fitted_ is not None and model.fitted_.fast is None:
@@ -108,14 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return dict(result.to_dict(), cached=result.cached)
 
     @app.post("/predict/batch", response_model=schemas.BatchPredictResponse,
-              responses=schemas.errors(404, 409, 422, 503))
+              responses=schemas.errors(400, 404, 409, 413, 422, 503))
     def predict_batch(body: schemas.BatchPredictRequest, ml: ML) -> dict[str, Any]:
         results = ml.predict_batch(body.model_name, body.rows)
         return {"model_name": body.model_name, "model_version": results[0].model_version,
                 "predictions": [{"prediction": r.prediction, "confidence": r.confidence, "lower": r.lower,
                                  "upper": r.upper} for r in results]}
 
-    @app.post("/train", responses=schemas.errors(404, 409, 422, 503))
+    @app.post("/train", responses=schemas.errors(400, 404, 409, 413, 422, 503))
     def train(body: schemas.TrainRequest, ml: ML, response: Response,
               idempotency_key: Annotated[str | None, Header(
                   description="Makes a retry safe: the same key and body answer the first result and train "
@@ -172,7 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 keys.save(key, fp, result)
         return result  # type: ignore[no-any-return]
 
-    @app.post("/optimize", responses=schemas.errors(422, 503))
+    @app.post("/optimize", responses=schemas.errors(400, 413, 422, 503))
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
         return _jsonable(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
 
@@ -194,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 section.pop("library_versions", None)
         return _jsonable(body)
 
-    @app.post("/anomalies", responses=schemas.errors(422, 503))
+    @app.post("/anomalies", responses=schemas.errors(400, 413, 422, 503))
     def anomalies(body: schemas.AnomaliesRequest, ml: ML) -> dict[str, Any]:
         found = ml.detect_anomalies(_frame(body.rows, "rows"), body.columns)
         return _jsonable({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
@@ -212,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _jsonable({"items": items})
 
     @app.post("/models/{name}/rollback", dependencies=[Depends(require_admin)],
-              responses=schemas.errors(401, 403, 404, 409, 422, 503))
+              responses=schemas.errors(400, 401, 403, 404, 409, 413, 422, 503))
     def rollback(name: schemas.ModelName, ml: ML,
                  body: Annotated[schemas.RollbackRequest | None, Body()] = None) -> dict[str, Any]:
         ml._model(name)
@@ -228,14 +229,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return schemas.history_frame(body.history)
         return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
 
-    @app.post("/forecast", responses=schemas.errors(404, 422, 503))
+    @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 503))
     def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
         frame = ml.forecast_demand(history(body), body.horizon, freq=body.freq,
                                    quantiles=tuple(body.quantiles), progress=False)
         frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date.astype(str))
         return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records")})
 
-    @app.post("/backtest", responses=schemas.errors(404, 422, 503))
+    @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 503))
     def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
         result = ml.backtest(history(body), body.horizon, body.windows, body.freq, progress=False)
         metrics = getattr(result, "metrics", result)

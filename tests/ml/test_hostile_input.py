@@ -206,7 +206,7 @@ def test_the_report_lists_library_versions_only_to_the_admin(client: Client) -> 
 
 
 @pytest.mark.parametrize(("path", "method", "statuses"), [
-    ("/predict", "post", {"404", "409", "422"}),
+    ("/predict", "post", {"400", "404", "409", "413", "422"}),
     ("/predict/batch", "post", {"404", "409", "422"}),
     ("/train", "post", {"404", "409", "422"}),
     ("/forecast", "post", {"404", "422", "503"}),
