@@ -149,3 +149,18 @@ def test_openapi_documents_the_error_responses(analytics: httpx.Client, path: st
     for status in ("422", "502", "503"):
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema["$ref"].endswith("/ErrorResponse"), (path, status)
+
+
+def test_saturating_helpers_never_give_inf_or_nan() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from sync.analytics.finite import MAX, finite_or_nan, product, ratio, shares, total
+
+    assert total([MAX, MAX, 1.0]) == MAX and total([-MAX, -MAX]) == -MAX
+    assert total([MAX, -MAX]) == 0.0 and total([np.nan, 2.0]) == 2.0 and total([]) == 0.0
+    assert product(pd.Series([1e308, 0.0]), pd.Series([10.0, 1e308])).tolist() == [MAX, 0.0]
+    assert ratio(1e308, 1e-10) == MAX
+    got = shares(pd.Series([MAX, MAX, 0.0]))
+    assert got.tolist() == [0.5, 0.5, 0.0]
+    assert np.isnan(finite_or_nan(pd.Series([np.inf, 1.0]))).tolist() == [True, False]
