@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sync.analytics.finite import product
+
 ALERT_COLUMNS = (
     "sku", "name", "supplier", "urgency", "on_hand", "reserved", "available", "incoming", "position",
     "reorder_point", "max_qty", "daily_demand", "days_of_supply", "lead_time_days", "order_up_to",
@@ -35,7 +37,7 @@ def reorder_alerts(kpis: pd.DataFrame, *, cover_days: float = 30.0) -> pd.DataFr
     order_up_to = np.maximum(target, np.floor(rop) + 1)
     alerting["order_up_to"] = order_up_to
     alerting["suggested_order_qty"] = np.maximum(np.ceil(order_up_to - alerting["position"]), 1.0)
-    alerting["order_value"] = alerting["suggested_order_qty"] * alerting["unit_cost"].fillna(0.0)
+    alerting["order_value"] = product(alerting["suggested_order_qty"], alerting["unit_cost"].fillna(0.0))
     alerting["urgency"] = np.where(alerting["available"] <= 0, "out_of_stock", "below_reorder_point")
     alerting["_out"] = alerting["urgency"] == "out_of_stock"
     alerting["_dos"] = alerting["days_of_supply"].fillna(np.inf)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import Limit, Offset, SourceDep, WindowDays
+from sync.analytics.finite import total
 from sync.analytics.kpis import window_bounds
 from sync.analytics.reorder import reorder_alerts
-from sync.analytics.schemas import ReorderAlerts
+from sync.analytics.schemas import ERROR_RESPONSES, ReorderAlerts
 from sync.analytics.serialize import records
 
-router = APIRouter(tags=["reorder"])
+router = APIRouter(tags=["reorder"], responses=ERROR_RESPONSES)
 
 
 @router.get("/reorder-alerts", response_model=ReorderAlerts)
@@ -32,7 +33,7 @@ async def alerts(
         found = reorder_alerts(table, cover_days=cover_days)
         start, end = window_bounds(snap.as_of, window_days)
         return ReorderAlerts(as_of=end, window_days=window_days, window_start=start, cover_days=cover_days,
-                             total=len(found), total_order_value=float(found["order_value"].sum()),
+                             total=len(found), total_order_value=total(found["order_value"]),
                              items=records(found.iloc[offset:offset + limit]))  # type: ignore[arg-type]
 
     return await run_in_threadpool(compute)
