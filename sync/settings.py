@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     INVENTORY_URL: str = Field(
         "http://127.0.0.1:8004", description="Where analytics and ML read inventory data (over HTTP)."
     )
+    ML_URL: str = Field(
+        "http://127.0.0.1:8006", description="Where analytics reads the latest replenishment plan (over HTTP)."
+    )
     ADMIN_TOKEN: SecretStr | None = Field(
         None, description="Bearer token for the services' own admin routes. Unset: loopback callers only."
     )

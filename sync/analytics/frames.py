@@ -14,7 +14,7 @@ import pandas as pd
 from sync.analytics.finite import finite_or_nan
 
 SKU_COLUMNS = ("sku", "name", "unit", "unit_cost", "price", "reorder_point", "min_qty", "max_qty",
-               "supplier", "lead_time_days", "created_at")
+               "supplier", "lead_time_days", "policy", "created_at")
 LEVEL_COLUMNS = ("sku", "location", "on_hand", "reserved", "available", "incoming", "updated_at")
 MOVEMENT_COLUMNS = ("id", "type", "sku", "location", "quantity", "created_at")
 DEMAND_COLUMNS = ("sku", "date", "quantity")

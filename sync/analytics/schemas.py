@@ -152,6 +152,10 @@ class ReorderAlert(BaseModel):
     suggested_order_qty: float
     unit_cost: float | None
     order_value: float
+    plan_id: str | None = Field(None, description="The replenishment plan the figures came from, if any.")
+    reorder_point_source: str | None = Field(None, description="Where reorder_point came from.")
+    demand_source: str | None = Field(None, description="Where daily_demand came from.")
+    order_up_to_source: str | None = Field(None, description="Where order_up_to came from.")
 
 
 class ReorderAlerts(Window):
