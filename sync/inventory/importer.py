@@ -110,9 +110,12 @@ def read_movements(path: str | Path, location: str, report: ImportReport, bar: _
         classify = csv_formats.classify_online_retail if fmt == "online_retail" else csv_formats.classify_generic
         parts.append(classify(chunk, report, location))
         bar.advance(task, len(chunk))
-    if not parts:
-        raise ValidationFailed("the CSV file has a header but no lines")
-    moves = pd.concat(parts, ignore_index=True)
+    moves = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if moves.empty:  # a header alone, or every line refused or skipped: nothing to write, say why
+        message = "the CSV file has a header but no lines" if report.lines == 0 else (
+            f"no line of the CSV file can be imported ({report.rejected} refused, "
+            f"{report.non_product} not products)")
+        raise ValidationFailed(message, details=report.to_dict())
     moves["created_at"] = pd.to_datetime(moves["created_at"], utc=True)
     return moves.sort_values(["created_at", "_line"], kind="stable", ignore_index=True)
 

@@ -11,7 +11,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
+#: The one set of bounds: the request bodies below and the CSV import (``csv_formats``) both use these.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+CODE_MAX = 64
+MAX_QUANTITY = 1_000_000_000
+MAX_MONEY = Decimal("9999999999.9999")  # Numeric(14, 4)
+NAME_MAX = 200
+REFERENCE_MAX = 200
+
+Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX, pattern=CODE_PATTERN)]
 
 
 def _not_bool(value: object) -> object:
@@ -20,7 +28,7 @@ def _not_bool(value: object) -> object:
     return value
 
 
-Quantity = Annotated[int, BeforeValidator(_not_bool), Field(gt=0, le=1_000_000_000, description="Whole units, > 0.")]
+Quantity = Annotated[int, BeforeValidator(_not_bool), Field(gt=0, le=MAX_QUANTITY, description="Whole units, > 0.")]
 MovementType = Literal["receipt", "shipment", "adjustment", "transfer", "return"]
 ADJUSTMENT_REASONS = ("count_correction", "damaged", "lost", "theft", "expired", "found", "write_off", "other")
 

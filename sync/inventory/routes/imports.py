@@ -60,6 +60,9 @@ async def _spool(request: Request, target: Path, limit: int) -> str:
             written += len(data)
             if written > limit:
                 raise PayloadTooLarge(f"import over {limit} bytes (decompressed)", details={"max_bytes": limit})
+            if b"\x00" in data:
+                raise ValidationFailed("the file contains a NUL byte: a CSV file is text",
+                                       details=[{"field": "body", "problem": "NUL byte"}])
             digest.update(data)
             out.write(data)
     if written == 0:

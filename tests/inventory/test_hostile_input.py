@@ -1,0 +1,143 @@
+"""Hostile input to the inventory service (issue 14): every bad value is a clear 4xx naming the field,
+and nothing is half-written. Imports follow the same rules as ``POST /movements`` and ``POST /skus``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sync.inventory.app import create_app
+from sync.inventory.schemas import MAX_MONEY, MAX_QUANTITY
+from tests.inventory.conftest import seed, settings_for
+
+ADMIN = {"Authorization": "Bearer s3cret"}
+CSV = ADMIN | {"Content-Type": "text/csv"}
+
+
+@pytest.fixture
+def admin_client(db_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(db_url, ADMIN_TOKEN="s3cret")), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _nothing_written(client: TestClient) -> None:
+    assert client.get("/movements").json()["items"] == []
+    assert client.get("/skus").json()["items"] == []
+    assert client.get("/reconciliation").json()["ok"] is True
+
+
+# --- item 1: quantities the API refuses are refused by the import, line by line ----------------------------------
+
+@pytest.mark.parametrize("quantity", ["9223372036854775807", "1e20", str(2**70), "inf", "-inf", "1000000001",
+                                      "nan", "1e3"])
+def test_import_refuses_quantities_the_api_refuses(admin_client: TestClient, quantity: str) -> None:
+    body = f"sku,date,quantity,type\nOVF-1,2024-01-02,{quantity},receipt\nOK-1,2024-01-02,5,receipt\n"
+    resp = admin_client.post("/imports", content=body, headers=CSV)
+    assert resp.status_code == 201, resp.text
+    report = resp.json()
+    assert report["rejected"] == 1 and report["receipts"] == 1
+    assert report["reject_examples"][0]["line"] == 2
+    assert "quantity" in report["reject_examples"][0]["reason"]
+    movements = admin_client.get("/movements").json()["items"]
+    assert [(m["sku"], m["quantity"]) for m in movements] == [("OK-1", 5)]
+    assert admin_client.get("/reconciliation").json()["ok"] is True
+
+
+def test_the_overflow_reproducer_leaves_a_working_ledger(admin_client: TestClient) -> None:
+    body = "sku,date,quantity,type\nOVF-1,2024-01-02,9223372036854775807,receipt\n"
+    resp = admin_client.post("/imports", content=body, headers=CSV)
+    assert resp.status_code == 422  # its only line is refused: nothing to import
+    assert admin_client.get("/reconciliation").status_code == 200
+    seed(admin_client, sku="OVF-1", location="MAIN")
+    assert admin_client.post("/movements", json={"type": "receipt", "sku": "OVF-1", "location": "MAIN",
+                                                 "quantity": MAX_QUANTITY}).status_code == 201
+    level = admin_client.get("/levels", params={"sku": "OVF-1"}).json()["items"][0]
+    assert level["on_hand"] == MAX_QUANTITY and isinstance(level["on_hand"], int)
+    assert admin_client.get("/reconciliation").json()["ok"] is True
+
+
+def test_import_at_the_cap_is_accepted(admin_client: TestClient) -> None:
+    body = f"sku,date,quantity,type\nCAP-1,2024-01-02,{MAX_QUANTITY},receipt\n"
+    resp = admin_client.post("/imports", content=body, headers=CSV)
+    assert resp.status_code == 201 and resp.json()["receipts"] == 1
+
+
+# --- item 2: an import with no valid line is a 422, not a 500 ------------------------------------------------------
+
+@pytest.mark.parametrize("body", ["sku,date,quantity,type\n", "sku,date,quantity,type\nR1,not-a-date,5,receipt\n"])
+def test_import_without_a_valid_line_is_422(admin_client: TestClient, body: str) -> None:
+    resp = admin_client.post("/imports", content=body, headers=CSV)
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "validation_error" and "no line" in error["message"]
+    _nothing_written(admin_client)
+
+
+# --- item 4: prices are finite, >= 0 and under the API's cap ------------------------------------------------------
+
+def test_import_refuses_prices_the_api_refuses(admin_client: TestClient) -> None:
+    body = ("sku,date,quantity,price\nP1,2024-01-02,1,NaN\nP1,2024-01-03,1,1e308\nP1,2024-01-04,1,-5\n"
+            "P1,2024-01-05,1,inf\nP1,2024-01-06,1,2.50\n")
+    resp = admin_client.post("/imports", content=body, headers=CSV)
+    assert resp.status_code == 201, resp.text
+    report = resp.json()
+    assert report["rejected"] == 4 and report["shipments"] == 1
+    assert {e["line"] for e in report["reject_examples"]} == {2, 3, 4, 5}
+    assert all("price" in e["reason"] for e in report["reject_examples"])
+    sku = admin_client.get("/skus/P1").json()
+    assert Decimal(sku["price"]) == Decimal("2.50") and Decimal(sku["unit_cost"]) <= MAX_MONEY
+
+
+def test_online_retail_import_refuses_bad_quantities_and_prices(admin_client: TestClient) -> None:
+    header = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+    lines = ["1,10001,A,1e20,12/01/2009 07:45,1.0,13085,UK", "2,10001,A,5,12/01/2009 07:45,1e308,13085,UK",
+             "3,10001,A,5,12/01/2009 07:45,-1,13085,UK", "4,10001,A,5,12/01/2009 07:45,nan,13085,UK",
+             "5,10001,A,5,12/01/2009 07:46,2.5,13085,UK"]
+    resp = admin_client.post("/imports", content=header + "\n".join(lines) + "\n", headers=CSV)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["rejected"] == 4 and resp.json()["shipments"] == 1
+    assert Decimal(admin_client.get("/skus/10001").json()["price"]) == Decimal("2.5")
+
+
+def test_import_refuses_overlong_text(admin_client: TestClient) -> None:
+    body = (f"sku,date,quantity,reference,name\nN1,2024-01-02,1,{'r' * 201},ok\nN1,2024-01-02,1,ok,{'n' * 201}\n"
+            "N1,2024-01-03,1,ok,fine\n")
+    resp = admin_client.post("/imports", content=body.encode(), headers=CSV)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["rejected"] == 2 and resp.json()["shipments"] == 1
+    assert [e["reason"] for e in resp.json()["reject_examples"]] == [
+        "reference is longer than 200 characters", "name is longer than 200 characters"]
+
+
+@pytest.mark.parametrize("body", [b"sku,date,quantity,reference\nN1,2024-01-02,1,ref\x00x\nN1,2024-01-03,1,ok\n",
+                                  b"sku,date,quantity,name\nN1,2024-01-02,1,ok\nN1,2024-01-03,1,bad\x00\n"])
+def test_import_refuses_a_file_with_nul_bytes_whole(admin_client: TestClient, body: bytes) -> None:
+    """pandas would silently cut a field at a NUL byte; a CSV with one is not text, so it is refused whole."""
+    resp = admin_client.post("/imports", content=body, headers=CSV)
+    assert resp.status_code == 422, resp.text
+    assert "NUL" in resp.json()["error"]["message"]
+    _nothing_written(admin_client)
+
+
+# --- items 6 and 7: query parameters out of range are 422 naming the parameter -------------------------------------
+
+@pytest.mark.parametrize(("params", "field"), [({"start": "0001-01-01"}, "start"), ({"end": "2300-01-01"}, "end"),
+                                               ({"start": "0"}, "start"), ({"end": "1700000000"}, "end")])
+def test_demand_history_refuses_dates_out_of_range(client: TestClient, params: dict[str, str], field: str) -> None:
+    seed(client, on_hand=5)
+    assert client.post("/movements", json={"type": "shipment", "sku": "SKU-1", "location": "WH",
+                                           "quantity": 2}).status_code == 201
+    resp = client.get("/demand-history", params=params)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["details"][0]["field"] in (field, f"query.{field}")
+
+
+def test_events_after_beyond_int64_is_422(client: TestClient) -> None:
+    for value in (str(2**63), str(2**64 + 5)):
+        resp = client.get("/events", params={"after": value})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["details"][0]["field"] in ("after", "query.after")
+    assert client.get("/events", params={"after": str(2**63 - 1)}).status_code == 200
