@@ -3,8 +3,14 @@ and nothing is half-written. Imports follow the same rules as ``POST /movements`
 
 from __future__ import annotations
 
+import gzip
+import lzma
+import os
+import tracemalloc
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -141,3 +147,58 @@ def test_events_after_beyond_int64_is_422(client: TestClient) -> None:
         assert resp.status_code == 422, resp.text
         assert resp.json()["error"]["details"][0]["field"] in ("after", "query.after")
     assert client.get("/events", params={"after": str(2**63 - 1)}).status_code == 200
+
+
+# --- items 11 and 12: compressed uploads are bounded while they expand, and refused whole when damaged ------------
+
+def _lines(n: int, sku: str = "Z-1") -> bytes:
+    return b"sku,date,quantity,type\n" + f"{sku},2024-01-02,1,receipt\n".encode() * n
+
+
+@pytest.mark.parametrize(("kind", "compress"), [("application/x-xz", lzma.compress),
+                                                ("application/gzip", gzip.compress)])
+def test_damaged_compressed_upload_is_refused_whole(admin_client: TestClient, kind: str, compress: Any) -> None:
+    whole = compress(_lines(1000))
+    headers = ADMIN | {"Content-Type": kind}
+    for damaged, problem in ((whole[:-40], "truncated"), (whole[:len(whole) // 2], "truncated"),
+                             (whole + os.urandom(800), "trailing data"), (whole + b"\x00" * 3, "trailing data")):
+        resp = admin_client.post("/imports", content=damaged, headers=headers)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["details"][0]["problem"] == problem, resp.text
+    corrupt = bytearray(whole)
+    corrupt[len(corrupt) // 2] ^= 0xFF
+    resp = admin_client.post("/imports", content=bytes(corrupt), headers=headers)
+    assert resp.status_code == 422 and resp.json()["error"]["details"][0]["problem"] in ("corrupt", "truncated")
+    _nothing_written(admin_client)
+    # two complete streams one after the other are one valid file (``cat a.gz b.gz``)
+    two = compress(_lines(3)) + compress(b"Z-1,2024-01-03,2,receipt\n")
+    resp = admin_client.post("/imports", content=two, headers=headers)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["receipts"] == 4
+
+
+def _xz_bomb(expanded: int) -> bytes:
+    """A small .xz that expands to ``expanded`` bytes of valid CSV lines."""
+    compressor = lzma.LZMACompressor(preset=6)
+    block = b"B-1,2024-01-02,1,receipt\n" * 40_000  # 1 MB
+    parts = [compressor.compress(b"sku,date,quantity,type\n")]
+    parts += [compressor.compress(block) for _ in range(expanded // len(block))]
+    return b"".join(parts) + compressor.flush()
+
+
+def test_compressed_upload_never_expands_in_memory(tmp_path: Path) -> None:
+    """A 64 MB expansion against a 4 MB limit: 413, and the process never held more than a few MB of it."""
+    bomb = _xz_bomb(64 << 20)
+    assert len(bomb) < 100_000
+    settings = settings_for(f"sqlite:///{tmp_path / 'b.db'}", ADMIN_TOKEN="s3cret", INVENTORY_IMPORT_MAX_BYTES=4 << 20)
+    with TestClient(create_app(settings)) as client:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            resp = client.post("/imports", content=bomb, headers=ADMIN | {"Content-Type": "application/x-xz"})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert resp.status_code == 413, resp.text
+        assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB"
+        assert client.get("/movements").json()["items"] == []
