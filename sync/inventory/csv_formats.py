@@ -140,12 +140,10 @@ def price_checks(text: pd.Series | None, index: pd.Index) -> tuple[pd.Series, li
 
 
 def text_checks(column: pd.Series | None, field: str, max_length: int) -> list[tuple[pd.Series, str]]:
-    """No NUL bytes (PostgreSQL refuses them, SQLite would store them) and the API's length cap."""
+    """The API's length cap. (A NUL byte refuses the whole upload before parsing: pandas would cut the field.)"""
     if column is None:
         return []
-    text = column.fillna("").astype(str)
-    return [(text.str.contains("\x00", regex=False), f"{field} contains a NUL byte"),
-            (text.str.len() > max_length, f"{field} is longer than {max_length} characters")]
+    return [(column.str.len() > max_length, f"{field} is longer than {max_length} characters")]
 
 
 def code_check(codes: pd.Series, field: str) -> tuple[pd.Series, str]:
@@ -201,7 +199,7 @@ def classify_online_retail(chunk: pd.DataFrame, counts: LineCounts, location: st
     return pd.DataFrame({
         "sku": frame["sku"].to_numpy(), "location": location, "type": kind, "delta": delta,
         "reason": reason, "reference": ("invoice:" + frame["Invoice"].fillna("")).to_numpy(),
-        "created_at": when.to_numpy(), "name": frame["Description"].to_numpy(),
+        "created_at": when.dt.tz_localize(None).to_numpy(), "name": frame["Description"].to_numpy(),
         "price": np.where(sale, price, np.nan), "_line": frame["_line"].to_numpy(),
     })
 
@@ -234,11 +232,13 @@ def classify_generic(chunk: pd.DataFrame, counts: LineCounts, location: str) -> 
     counts.adjustments_out += int(((kind == "adjustment") & (qty < 0)).sum())
     counts.adjustments_in += int(((kind == "adjustment") & (qty > 0)).sum())
     locations = frame["location"].fillna(location).str.strip() if "location" in frame else location
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "sku": sku.to_numpy(), "location": locations, "type": kind, "delta": delta,
         "reason": np.where(kind == "adjustment", "other", None).astype(object),
-        "reference": frame["reference"].to_numpy() if "reference" in frame else None,
-        "created_at": when.to_numpy(), "name": frame["name"].to_numpy() if "name" in frame else None,
-        "price": price[~bad].to_numpy(),
+        "created_at": when.dt.tz_localize(None).to_numpy(), "price": price[~bad].to_numpy(),
         "_line": frame["_line"].to_numpy(),
     })
+    for optional in ("reference", "name"):  # absent columns are added once after the concat (cheaper)
+        if optional in frame:
+            out[optional] = frame[optional].to_numpy()
+    return out

@@ -6,18 +6,21 @@ from __future__ import annotations
 import gzip
 import lzma
 import os
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from sync.inventory import importer
 from sync.inventory.app import create_app
 from sync.inventory.schemas import MAX_MONEY, MAX_QUANTITY
-from tests.inventory.conftest import seed, settings_for
+from tests.inventory.conftest import LiveServer, seed, settings_for
 
 ADMIN = {"Authorization": "Bearer s3cret"}
 CSV = ADMIN | {"Content-Type": "text/csv"}
@@ -202,3 +205,41 @@ def test_compressed_upload_never_expands_in_memory(tmp_path: Path) -> None:
         assert resp.status_code == 413, resp.text
         assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB"
         assert client.get("/movements").json()["items"] == []
+
+
+@pytest.mark.postgres
+def test_a_movement_during_an_import_is_answered_before_the_import_commits(
+        postgres_url: str, port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import holds its own level rows only: a movement on another SKU, sent while the import is
+    inside its write transaction, is answered while that transaction is still open."""
+    in_write, movement_done = threading.Event(), threading.Event()
+    order: list[str] = []
+    original = importer._update_levels
+
+    def paused(*args: Any, **kwargs: Any) -> None:
+        in_write.set()
+        order.append("import waited" if movement_done.wait(20) else "import gave up waiting")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_update_levels", paused)
+    with LiveServer(settings_for(postgres_url, ADMIN_TOKEN="s3cret"), port) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as http:
+        seed(http, sku="OTHER", location="MAIN", on_hand=10)
+        body = lzma.compress(_lines(20_000, sku="IMP-1"))
+
+        def upload() -> None:
+            resp = http.post("/imports", content=body, headers=ADMIN | {"Content-Type": "application/x-xz"})
+            order.append(f"import {resp.status_code}")
+
+        worker = threading.Thread(target=upload)
+        worker.start()
+        try:
+            assert in_write.wait(60), "the import never reached its write phase"
+            moved = http.post("/movements", json={"type": "shipment", "sku": "OTHER", "location": "MAIN",
+                                                  "quantity": 1}, timeout=30)
+            order.append(f"movement {moved.status_code}")
+        finally:
+            movement_done.set()
+            worker.join(60)
+        assert order == ["movement 201", "import waited", "import 201"]
+        assert http.get("/reconciliation").json()["ok"] is True
