@@ -12,21 +12,34 @@ from fastapi import FastAPI, Request
 from sync.errors import Forbidden, Unauthorized
 from sync.settings import Settings
 from sync.web.body_limit import BodySizeLimit
-from sync.web.errors import install_error_handlers
+from sync.web.errors import document_error_responses, install_error_handlers
+from sync.web.input_guards import DuplicateKeyGuard
 
 
 def create_service_app(
     *, title: str, settings: Settings, version: str = "0.1.0", lifespan: Callable[..., Any] | None = None,
     description: str = "", body_limit_overrides: dict[str, int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the shared error handlers and request-size limit installed.
+    """A FastAPI app with the shared error handlers, request-size limit, duplicate-JSON-key guard and
+    documented error responses (``sync.web.errors.document_error_responses``) installed.
 
     ``body_limit_overrides`` maps exact paths (an upload route) to their own body limit.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(DuplicateKeyGuard)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES, overrides=body_limit_overrides)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        built = build_openapi()
+        if not built.get("x-error-responses"):  # FastAPI caches the document: add them once
+            document_error_responses(app, built)
+            built["x-error-responses"] = True
+        return built
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -243,3 +243,60 @@ def test_a_movement_during_an_import_is_answered_before_the_import_commits(
             worker.join(60)
         assert order == ["movement 201", "import waited", "import 201"]
         assert http.get("/reconciliation").json()["ok"] is True
+
+
+# --- smaller items: strict integers, NUL characters, duplicate keys, UTF-8 actor, OPTIONS, documented errors -----
+
+GOOD = {"type": "receipt", "sku": "SKU-1", "location": "WH", "quantity": 1}
+
+
+def test_json_bodies_are_strict(client: TestClient) -> None:
+    seed(client)
+    before = client.get("/movements").json()
+    cases = [(GOOD | {"quantity": "5"}, "quantity"), (GOOD | {"quantity": 1.0}, "quantity"),
+             (GOOD | {"reference": "a\x00b"}, "reference"), (GOOD | {"sku": "SKU-1\x00"}, "sku")]
+    for body, field in cases:
+        resp = client.post("/movements", json=body)
+        assert resp.status_code == 422, (body, resp.text)
+        assert resp.json()["error"]["details"][0]["field"] == field, resp.text
+    dup = client.post("/movements", content=b'{"type": "receipt", "sku": "SKU-1", "location": "WH", '
+                                            b'"quantity": -5, "quantity": 1}',
+                      headers={"Content-Type": "application/json"})
+    assert dup.status_code == 422 and dup.json()["error"]["details"][0]["field"] == "quantity"
+    for body in ({"code": "N-1", "name": "bad\x00name"}, {"code": "N-1", "name": "ok", "reorder_point": "3"},
+                 {"code": "N-1", "name": "ok", "lead_time_days": 7.0}, {"code": "N-1", "name": "ok", "price": "NaN"},
+                 {"code": "N-1", "name": "ok", "reorder_point": 10**12}):
+        resp = client.post("/skus", json=body)
+        assert resp.status_code == 422, (body, resp.text)
+    assert client.post("/locations", json={"code": "L-1", "name": "x\x00"}).status_code == 422
+    assert client.get("/movements").json() == before
+    assert client.get("/skus/N-1").status_code == 404
+
+
+def test_actor_header_is_stored_as_utf8(client: TestClient) -> None:
+    seed(client)
+    resp = client.post("/movements", json=GOOD, headers=[(b"X-Actor", "Zoë Ångström".encode())])
+    assert resp.status_code == 201, resp.text
+    assert client.get("/movements").json()["items"][-1]["actor"] == "Zoë Ångström"
+    bad = client.post("/movements", json=GOOD, headers=[(b"X-Actor", b"a\x07b")])
+    assert bad.status_code == 422 and "X-Actor" in bad.json()["error"]["details"][0]["field"]
+
+
+def test_options_lists_every_method_of_the_path(client: TestClient) -> None:
+    resp = client.options("/skus")
+    assert resp.status_code == 204 and resp.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    wrong = client.delete("/skus")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+def test_openapi_documents_the_error_responses_of_every_route(tmp_path: Path) -> None:
+    with TestClient(create_app(settings_for(f"sqlite:///{tmp_path / 'o.db'}"))) as client:
+        spec = client.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected = {"422", "500"} if method == "get" else {"400", "409", "413", "422", "500"}
+            if path == "/imports":
+                expected |= {"401", "403"}
+            assert expected <= set(operation["responses"]), (method, path, sorted(operation["responses"]))
+            error = operation["responses"]["422"]["content"]["application/json"]["schema"]
+            assert error["$ref"] == "#/components/schemas/ErrorResponse", (method, path)

@@ -1,0 +1,116 @@
+"""Guards against hostile input that every service gets from ``create_service_app``.
+
+* ``DuplicateKeyGuard``: a JSON body with the same key twice in one object (``{"quantity": -5,
+  "quantity": 1}``) is refused with 422 naming the key. Python's ``json`` keeps the last value, so a
+  proxy or validator reading the first would see a different request from the service.
+* ``utf8_header``: a header value as the client sent it, decoded as UTF-8 (HTTP hands the bytes over as
+  latin-1); bytes that are not UTF-8 or control characters are refused with 422 naming the header.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def duplicate_key(body: bytes) -> str | None:
+    """The first key found twice in one JSON object of ``body``; None when there is none (or it is not JSON)."""
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return exc.key
+    except ValueError:  # not JSON (or not UTF-8): the app's own parser answers that
+        return None
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            kind = value.split(b";")[0].strip().lower()
+            return kind == b"application/json" or kind.endswith(b"+json")
+    return False
+
+
+class DuplicateKeyGuard:
+    """Reads a JSON request body (already bounded by ``BodySizeLimit``, which sits outside), refuses it
+    with 422 when an object repeats a key, else hands the same bytes to the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        parts: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see that
+                await self.app(scope, _replay([message], receive), send)
+                return
+            parts.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(parts)
+        key = duplicate_key(body) if body else None
+        if key is not None:
+            await _refuse_duplicate(send, key)
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    queue = list(messages)
+
+    async def replayed() -> Message:
+        if queue:
+            return queue.pop(0)
+        return await receive()
+
+    return replayed
+
+
+async def _refuse_duplicate(send: Send, key: str) -> None:
+    body = json.dumps({"error": {
+        "code": "validation_error", "message": f"invalid request: {key}: the key appears twice in one JSON object",
+        "details": [{"field": key, "problem": "duplicate key", "type": "duplicate_key"}]}}).encode()
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def utf8_header(value: str | None) -> str | None:
+    """A header value re-read as UTF-8 (Starlette decodes header bytes as latin-1).
+
+    Raises ``ValueError`` (a 422 naming the header when used as a FastAPI validator) for bytes that are
+    not UTF-8 or for control characters.
+    """
+    if value is None:
+        return None
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError) as exc:
+        raise ValueError("must be UTF-8 text") from exc
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("must not contain control characters")
+    return text
