@@ -44,6 +44,7 @@ def create_service_app(
 
 
 def is_loopback(host: str | None) -> bool:
+    """Kept for the gateway's own admin rule; the services' admin routes never look at the address."""
     if not host:
         return False
     try:
@@ -52,22 +53,41 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def require_admin(request: Request) -> None:
-    """FastAPI dependency for admin routes.
+def _verifier(request: Request) -> Any:
+    """The JWT verifier for this app, built on first use (None when no JWT key is configured)."""
+    state = request.app.state
+    if not hasattr(state, "admin_jwt_verifier"):
+        from sync.gateway.auth import TokenVerifier
 
-    With ``ADMIN_TOKEN`` set the caller must send ``Authorization: Bearer <token>``; without it only
-    loopback callers are admitted (a fresh ``make run`` is usable, a remote caller is not).
+        verifier = TokenVerifier(state.settings)
+        state.admin_jwt_verifier = verifier if verifier.enabled else None
+    return state.admin_jwt_verifier
+
+
+async def require_admin(request: Request) -> None:
+    """FastAPI dependency for the services' admin routes: ``Authorization: Bearer <token>`` where the
+    token is ``ADMIN_TOKEN``, or (with JWT configured) a JWT carrying the ``JWT_ADMIN_SCOPE`` scope.
+
+    The caller's address proves nothing: behind the gateway every request comes from loopback. Without
+    ``ADMIN_TOKEN`` and without JWT the admin routes are closed; ``inventory-system up`` / ``serve`` set
+    a per-install token (``sync/web/admin_token.py``), so a fresh ``make run`` has one.
     """
     settings: Settings = request.app.state.settings
     expected = settings.ADMIN_TOKEN.get_secret_value() if settings.ADMIN_TOKEN else None
-    if expected:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("admin route: send Authorization: Bearer <ADMIN_TOKEN>")
-        if not hmac.compare_digest(token.encode(), expected.encode()):
-            raise Forbidden("admin route: the token is not the admin token")
+    verifier = _verifier(request)
+    if not expected and verifier is None:
+        raise Forbidden("admin route: no ADMIN_TOKEN is configured, so admin routes are closed "
+                        "(inventory-system up/serve create one in var/admin-token)")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("admin route: send Authorization: Bearer <ADMIN_TOKEN> (or an admin-scoped JWT)")
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return
-    client = request.client.host if request.client else None
-    if not is_loopback(client):
-        raise Forbidden("admin route: ADMIN_TOKEN is not configured, so only loopback callers are admitted")
+    if verifier is not None and token.count(".") == 2:
+        principal = await verifier.verify(token)  # Unauthorized when invalid or expired
+        if principal.has_scope(settings.JWT_ADMIN_SCOPE):
+            return
+        raise Forbidden(f"admin route: the token lacks the {settings.JWT_ADMIN_SCOPE!r} scope")
+    raise Forbidden("admin route: the token is not the admin token")
