@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sync.errors import ValidationFailed
 from sync.inventory import csv_formats, migrate
+from sync.inventory.compressed import verify_file
 from sync.inventory.db import make_engine
 from sync.inventory.events import event_row, write_events
 from sync.inventory.serialize import level_out
@@ -90,8 +91,9 @@ def import_transactions(path: str | Path, *, database_url: str, progress: bool =
 
     Migrates the database first. ``location`` receives lines that name none (all Online Retail lines).
     Returns the report (also what ``POST /imports`` answers). Raises ``ValidationFailed`` for a file
-    that is not one of the two formats.
+    that is not one of the two formats, or is damaged (see ``compressed.verify_file``).
     """
+    verify_file(path)  # a damaged .xz/.gz or a NUL byte refuses the file whole, before anything is parsed
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
     try:
         migrate.upgrade(engine)

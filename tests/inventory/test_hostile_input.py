@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from sync.errors import ValidationFailed
 from sync.inventory import importer
 from sync.inventory.app import create_app
 from sync.inventory.schemas import MAX_MONEY, MAX_QUANTITY
@@ -301,3 +302,19 @@ def test_openapi_documents_the_error_responses_of_every_route(tmp_path: Path) ->
             assert expected <= set(operation["responses"]), (method, path, sorted(operation["responses"]))
             error = operation["responses"]["422"]["content"]["application/json"]["schema"]
             assert error["$ref"] == "#/components/schemas/ErrorResponse", (method, path)
+
+
+@pytest.mark.parametrize(("suffix", "compress"), [(".xz", lzma.compress), (".gz", gzip.compress)])
+def test_cli_import_refuses_a_damaged_file_whole(tmp_path: Path, suffix: str, compress: Any) -> None:
+    whole = compress(_lines(1000))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for name, damaged in (("cut", whole[:-40]), ("junk", whole + os.urandom(800))):
+        path = tmp_path / f"{name}.csv{suffix}"
+        path.write_bytes(damaged)
+        with pytest.raises(ValidationFailed, match=r"cut short|after the end|corrupt"):
+            importer.import_transactions(path, database_url=url)
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes(b"sku,date,quantity\nA-1,2024-01-02,1\nA-2\x00,2024-01-02,1\n")
+    with pytest.raises(ValidationFailed, match="NUL"):
+        importer.import_transactions(nul, database_url=url)
+    assert not (tmp_path / "cli.db").exists()  # refused before the database was even opened
