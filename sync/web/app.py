@@ -13,14 +13,14 @@ from sync.errors import Forbidden, Unauthorized
 from sync.settings import Settings
 from sync.web.body_limit import BodySizeLimit
 from sync.web.errors import document_error_responses, install_error_handlers
-from sync.web.input_guards import DuplicateKeyGuard
+from sync.web.input_guards import DuplicateKeyGuard, NulGuard
 
 
 def create_service_app(
     *, title: str, settings: Settings, version: str = "0.1.0", lifespan: Callable[..., Any] | None = None,
     description: str = "", body_limit_overrides: dict[str, int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the shared error handlers, request-size limit, duplicate-JSON-key guard and
+    """A FastAPI app with the shared error handlers, request-size limit, NUL and duplicate-JSON-key guards and
     documented error responses (``sync.web.errors.document_error_responses``) installed.
 
     ``body_limit_overrides`` maps exact paths (an upload route) to their own body limit.
@@ -29,6 +29,7 @@ def create_service_app(
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(DuplicateKeyGuard)  # inside the size limit: it reads bodies already bounded
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES, overrides=body_limit_overrides)
     build_openapi = app.openapi
 

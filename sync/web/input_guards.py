@@ -3,6 +3,8 @@
 * ``DuplicateKeyGuard``: a JSON body with the same key twice in one object (``{"quantity": -5,
   "quantity": 1}``) is refused with 422 naming the key. Python's ``json`` keeps the last value, so a
   proxy or validator reading the first would see a different request from the service.
+* ``NulGuard``: a NUL character in the path or a query parameter (``/skus/A%00B``, ``?sku=%00``) is
+  refused with 422 naming the parameter; PostgreSQL refuses NUL in text, which would be a 500.
 * ``utf8_header``: a header value as the client sent it, decoded as UTF-8 (HTTP hands the bytes over as
   latin-1); bytes that are not UTF-8 or control characters are refused with 422 naming the header.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -91,12 +94,43 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 async def _refuse_duplicate(send: Send, key: str) -> None:
-    body = json.dumps({"error": {
-        "code": "validation_error", "message": f"invalid request: {key}: the key appears twice in one JSON object",
-        "details": [{"field": key, "problem": "duplicate key", "type": "duplicate_key"}]}}).encode()
+    await _refuse(send, key, "duplicate key", f"invalid request: {key}: the key appears twice in one JSON object")
+
+
+async def _refuse(send: Send, field: str, problem: str, message: str) -> None:
+    body = json.dumps({"error": {"code": "validation_error", "message": message, "details": [
+        {"field": field, "problem": problem, "type": problem.replace(" ", "_").lower()}]}}).encode()
     await send({"type": "http.response.start", "status": 422,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class NulGuard:
+    """Refuses a request whose path or query string carries a NUL character (raw or ``%00``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = _nul_field(scope)
+            if field is not None:
+                await _refuse(send, field, "NUL character", f"invalid request: {field}: must not contain a NUL "
+                                                            "character")
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_field(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return f"query.{name.replace(chr(0), '')}"
+        return "query"
+    return None
 
 
 def utf8_header(value: str | None) -> str | None:

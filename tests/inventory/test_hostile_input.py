@@ -318,3 +318,13 @@ def test_cli_import_refuses_a_damaged_file_whole(tmp_path: Path, suffix: str, co
     with pytest.raises(ValidationFailed, match="NUL"):
         importer.import_transactions(nul, database_url=url)
     assert not (tmp_path / "cli.db").exists()  # refused before the database was even opened
+
+
+def test_nul_in_a_path_or_query_parameter_is_422_not_500(client: TestClient) -> None:
+    """PostgreSQL refuses NUL in text: these were 500s there."""
+    seed(client)
+    for url in ("/skus/A%00B", "/levels?sku=A%00B", "/movements?sku=A%00B", "/demand-history?sku=A%00B",
+                "/skus?cursor=%00", "/levels?location=%00", "/reservations/%00"):
+        resp = client.get(url)
+        assert resp.status_code == 422, (url, resp.text)
+        assert resp.json()["error"]["code"] == "validation_error"

@@ -122,3 +122,11 @@ def test_utf8_header_is_read_as_utf8_or_refused(client: TestClient) -> None:
     # the test client re-encodes raw header bytes, so bytes that are not UTF-8 are checked here
     with pytest.raises(ValueError, match="UTF-8"):
         utf8_header(b"\xff\xfeoops".decode("latin-1"))
+
+
+def test_nul_in_path_or_query_is_422_naming_it(client: TestClient) -> None:
+    for url, field in (("/items/A%00B", "path"), ("/items?sku=A%00B", "query.sku"), ("/items?a=1&b=%00", "query.b")):
+        resp = client.get(url)
+        assert resp.status_code == 422, (url, resp.text)
+        assert resp.json()["error"]["details"][0]["field"] == field
+    assert client.get("/items?sku=A%2500B").status_code == 200  # an escaped "%00" is just text
