@@ -2,7 +2,8 @@
 
 * ``DuplicateKeyGuard``: a JSON body with the same key twice in one object (``{"quantity": -5,
   "quantity": 1}``) is refused with 422 naming the key. Python's ``json`` keeps the last value, so a
-  proxy or validator reading the first would see a different request from the service.
+  proxy or validator reading the first would see a different request from the service. Also 422: a
+  body that is not UTF-8, nested too deeply (a ``RecursionError``, was a 500) or with a number too long.
 * ``NulGuard``: a NUL character in the path or a query parameter (``/skus/A%00B``, ``?sku=%00``) is
   refused with 422 naming the parameter; PostgreSQL refuses NUL in text, which would be a 500.
 * ``utf8_header``: a header value as the client sent it, decoded as UTF-8 (HTTP hands the bytes over as
@@ -37,12 +38,26 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def duplicate_key(body: bytes) -> str | None:
     """The first key found twice in one JSON object of ``body``; None when there is none (or it is not JSON)."""
+    problem = body_problem(body)
+    return problem[0] if problem and problem[1] == "duplicate key" else None
+
+
+def body_problem(body: bytes) -> tuple[str, str, str] | None:
+    """``(field, problem, message)`` for a JSON body the services refuse before FastAPI parses it: a key
+    twice in one object, text that is not UTF-8, nesting too deep for the parser, a number too long.
+    None when the body is fine, or is not JSON at all (FastAPI answers that with its own 422)."""
     try:
         json.loads(body, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
-        return exc.key
-    except ValueError:  # not JSON (or not UTF-8): the app's own parser answers that
+        return exc.key, "duplicate key", f"invalid request: {exc.key}: the key appears twice in one JSON object"
+    except json.JSONDecodeError:
         return None
+    except UnicodeDecodeError:
+        return "body", "not UTF-8", "invalid request: body: the JSON text is not UTF-8"
+    except RecursionError:
+        return "body", "nested too deeply", "invalid request: body: JSON nested too deeply"
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        return "body", "unreadable value", f"invalid request: body: {str(exc)[:200]}"
     return None
 
 
@@ -75,9 +90,9 @@ class DuplicateKeyGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(parts)
-        key = duplicate_key(body) if body else None
-        if key is not None:
-            await _refuse_duplicate(send, key)
+        problem = body_problem(body) if body else None
+        if problem is not None:
+            await _refuse(send, *problem)
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 
@@ -91,10 +106,6 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-async def _refuse_duplicate(send: Send, key: str) -> None:
-    await _refuse(send, key, "duplicate key", f"invalid request: {key}: the key appears twice in one JSON object")
 
 
 async def _refuse(send: Send, field: str, problem: str, message: str) -> None:

@@ -328,3 +328,21 @@ def test_nul_in_a_path_or_query_parameter_is_422_not_500(client: TestClient) -> 
         resp = client.get(url)
         assert resp.status_code == 422, (url, resp.text)
         assert resp.json()["error"]["code"] == "validation_error"
+
+
+def test_demand_history_refuses_a_range_too_long_to_build(client: TestClient) -> None:
+    """1900..2199 weekly is 15,650 periods per SKU: refused, not built in memory."""
+    seed(client, on_hand=5)
+    resp = client.get("/demand-history", params={"start": "1900-01-01", "end": "2199-12-31"})
+    assert resp.status_code == 422, resp.text[:300]
+    assert "periods" in resp.json()["error"]["message"]
+    daily = client.get("/demand-history", params={"start": "2020-01-01", "end": "2029-12-31", "freq": "D"})
+    assert daily.status_code == 200 and len(daily.json()["items"]) == 3653
+
+
+def test_movements_since_out_of_range_in_utc_is_422(client: TestClient) -> None:
+    for params, field in (({"since": "0001-01-01T00:00:00+23:59"}, "since"),
+                          ({"until": "9999-12-31T23:59:59-23:59"}, "until")):
+        resp = client.get("/movements", params=params)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["details"][0]["field"] == field

@@ -22,8 +22,8 @@ class Item(BaseModel):
     quantity: int
 
 
-def make_client() -> TestClient:
-    app = create_service_app(title="probe", settings=Settings(MAX_REQUEST_BYTES=1024, ADMIN_TOKEN="t"))
+def make_client(max_bytes: int = 1024) -> TestClient:
+    app = create_service_app(title="probe", settings=Settings(MAX_REQUEST_BYTES=max_bytes, ADMIN_TOKEN="t"))
 
     @app.post("/items", status_code=201, responses={409: {"description": "Already there"}})
     def create(item: Item) -> Item:
@@ -130,3 +130,15 @@ def test_nul_in_path_or_query_is_422_naming_it(client: TestClient) -> None:
         assert resp.status_code == 422, (url, resp.text)
         assert resp.json()["error"]["details"][0]["field"] == field
     assert client.get("/items?sku=A%2500B").status_code == 200  # an escaped "%00" is just text
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    (b'{"sku": "A1", "quantity": 1' + b"0" * 5000 + b"}", "unreadable value"),
+    (b'{"sku": "\xff\xfe", "quantity": 1}', "not UTF-8"),
+])
+def test_json_the_parser_cannot_take_is_422_not_500(body: bytes, problem: str) -> None:
+    with make_client(max_bytes=20_000) as client:
+        resp = client.post("/items", content=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422, resp.text[:300]
+    assert resp.json()["error"]["details"][0]["problem"] == problem
