@@ -32,12 +32,12 @@ def create_service_app(
     app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES, overrides=body_limit_overrides)
     build_openapi = app.openapi
+    documented: list[dict[str, Any]] = []  # the document FastAPI cached, once the errors are in it
 
     def openapi() -> dict[str, Any]:
         built = build_openapi()
-        if not built.get("x-error-responses"):  # FastAPI caches the document: add them once
-            document_error_responses(app, built)
-            built["x-error-responses"] = True
+        if not documented or documented[0] is not built:  # a new document (first call, or routes changed)
+            documented[:] = [document_error_responses(app, built)]
         return built
 
     app.openapi = openapi  # type: ignore[method-assign]
