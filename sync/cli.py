@@ -31,8 +31,21 @@ def build_app(name: str, settings: Settings) -> Any:
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from sync.supervisor import Supervisor
+    from sync.web.admin_token import TOKEN_FILE, with_admin_token
 
+    if settings.ADMIN_TOKEN is None:  # each `serve` child reads the same per-install file
+        with_admin_token(settings)
+        print(f"admin routes take the token in {TOKEN_FILE} (inventory-system admin-token prints it)")
     return Supervisor(settings, replicas=args.replicas).run()
+
+
+def _cmd_admin_token(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.web.admin_token import with_admin_token
+
+    token = with_admin_token(settings).ADMIN_TOKEN
+    assert token is not None
+    print(token.get_secret_value())
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,6 +62,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "ml": settings.ML_PORT, "gateway": settings.GATEWAY_PORT,
     }[args.service]
     default_host = settings.GATEWAY_HOST if args.service == "gateway" else settings.SERVICE_HOST
+    if args.service != "gateway":  # admin routes always need a token: ADMIN_TOKEN or the per-install one
+        from sync.web.admin_token import with_admin_token
+
+        settings = with_admin_token(settings)
     serve(build_app(args.service, settings), host=args.host or default_host, port=args.port or default_port,
           log_level=settings.LOG_LEVEL, proxy_headers=args.service != "gateway", edge=args.service == "gateway")
     return 0
@@ -126,6 +143,10 @@ def make_parser() -> argparse.ArgumentParser:
     imp.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=_cmd_import)
+
+    adm = sub.add_parser("admin-token", help="print the services' admin token (ADMIN_TOKEN, else the "
+                                             "per-install one in var/admin-token, created if missing)")
+    adm.set_defaults(func=_cmd_admin_token)
 
     tok = sub.add_parser("token", help="issue a JWT signed with JWT_SECRET")
     tok.add_argument("--subject", default="operator")

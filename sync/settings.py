@@ -113,7 +113,8 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8006", description="Where analytics reads the latest replenishment plan (over HTTP)."
     )
     ADMIN_TOKEN: SecretStr | None = Field(
-        None, description="Bearer token for the services' own admin routes. Unset: loopback callers only."
+        None, description="Bearer token for the services' admin routes. Unset: `inventory-system up`/`serve` "
+        "create a random one in var/admin-token (0600); `inventory-system admin-token` prints it."
     )
     DEMO_DATA: bool = Field(True, description="Load the bundled demo sample on first start of an empty database.")
     INVENTORY_IMPORT_MAX_BYTES: int = Field(

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from sync.inventory.catalog import Catalog
 from sync.inventory.fastpath import FastMovements
 from sync.inventory.idempotency import check_key, fingerprint, run_idempotent
+from sync.web.input_guards import utf8_header
 
 
 class ServiceState:
@@ -33,7 +34,8 @@ State = Annotated[ServiceState, Depends(get_state)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
     "Any unique string; a replay returns the first response and changes nothing."))]
 Actor = Annotated[str | None, Header(alias="X-Actor", max_length=200,
-                                     description="Who made the change (recorded in the ledger).")]
+                                     description="Who made the change (recorded in the ledger); UTF-8."),
+                  AfterValidator(utf8_header)]
 
 
 async def post(request: Request, state: ServiceState, key: str | None, body: BaseModel | None, status: int,
