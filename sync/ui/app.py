@@ -1,7 +1,7 @@
 """The dashboard's static files as an ASGI app, mounted by the gateway's admin app at ``/ui``.
 
 The files are plain HTML, CSS and one hand-written ES module in ``sync/ui/static`` (no build step). They
-hold no secret: a token, when JWT is on, is typed in (or handed over by ``inventory-system token --url``
+hold no secret: a token, when JWT is on, is typed in (or handed over by ``inventory-system token --link``
 in the URL's fragment, which browsers never send) and kept in the tab's ``sessionStorage``. Every
 answer carries a strict Content-Security-Policy (scripts and styles from this origin only, no inline
 script) so an injected string cannot run.
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.staticfiles import StaticFiles
-
 from starlette.types import Message, Receive, Scope, Send
+
+from sync.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "/ui"
@@ -46,6 +48,12 @@ class DashboardApp:
             await send(message)
 
         await self.files(scope, receive, with_headers)
+
+
+def dashboard_link(settings: Settings, token: str) -> str:
+    """The dashboard's address with ``token`` in the fragment (kept by the page, never sent to a server)."""
+    base = settings.CLI_GATEWAY_URL or f"http://127.0.0.1:{settings.GATEWAY_PORT}"
+    return f"{base.rstrip('/')}{PREFIX}/#token={quote(token, safe='')}"
 
 
 def mount_dashboard(app: Any) -> None:

@@ -108,7 +108,7 @@ export function describe(err, what = "") {
   if (err.status === 0) return err.message;
   if (err.status === 401) {
     return err.code === "token_expired"
-      ? "Your access token has expired. Issue a new one (inventory-system token --url) and enter it with the Token button."
+      ? "Your access token has expired. Issue a new one (inventory-system token --link) and enter it with the Token button."
       : state.token ? `The gateway refused your access token (${err.message}). Enter a valid one with the Token button.`
         : "This gateway needs an access token (JWT is on). Enter one with the Token button.";
   }
@@ -214,7 +214,7 @@ async function route() {
     main.replaceChildren(h("h2", {}, "Access token needed"),
       h("div", { class: "error", role: "alert", "data-error": "token_missing" },
         "This gateway needs an access token (JWT is on). Issue one on the server with ",
-        h("code", {}, "inventory-system token --url"), " and open its link, or enter a token with the Token button."));
+        h("code", {}, "inventory-system token --link"), " and open its link, or enter a token with the Token button."));
     main.dataset.state = "ready";
     openTokenDialog();
     return;
