@@ -264,6 +264,7 @@ VIEWS.stock = async ({ query }) => {
     q: query.get("q") || "", location: query.get("location") || "", klass: query.get("class") || "",
     below: query.get("below") === "1", dead: query.get("dead") === "1", page: 0,
   };
+  const size = Math.min(500, Math.max(5, Number(query.get("size")) || PAGE_SIZE));
   const classes = ["AX", "AY", "AZ", "BX", "BY", "BZ", "CX", "CY", "CZ"];
   const tbody = h("tbody");
   const status = h("span", { id: "stock-count", "aria-live": "polite" });
@@ -276,10 +277,10 @@ VIEWS.stock = async ({ query }) => {
       && (!filters.location || r.location === filters.location)
       && (!filters.klass || r.klass === filters.klass)
       && (!filters.below || r.below) && (!filters.dead || r.movement === "dead"));
-    const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+    const pages = Math.max(1, Math.ceil(rows.length / size));
     filters.page = Math.min(filters.page, pages - 1);
-    const start = filters.page * PAGE_SIZE;
-    const shown = rows.slice(start, start + PAGE_SIZE);
+    const start = filters.page * size;
+    const shown = rows.slice(start, start + size);
     tbody.replaceChildren(...shown.map((r) => h("tr", { class: r.below ? "below" : "", dataset: { sku: r.sku, location: r.location } },
       h("td", {}, h("a", { href: `#/sku/${encodeURIComponent(r.sku)}` }, r.sku)),
       h("td", {}, r.name), h("td", {}, r.location),
@@ -288,7 +289,7 @@ VIEWS.stock = async ({ query }) => {
       h("td", { class: "num" }, fmt(r.reorder_point)), h("td", {}, r.klass || "–"),
       h("td", {}, r.below ? h("span", { class: "warn" }, "below reorder point") : (r.movement || "–")))));
     if (!shown.length) tbody.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No stock matches these filters.")));
-    status.textContent = rows.length ? `${start + 1}–${start + shown.length} of ${fmt(rows.length)} rows` : "0 rows";
+    status.textContent = rows.length ? `${start + 1}-${start + shown.length} of ${fmt(rows.length)} rows` : "0 rows";
     prev.disabled = filters.page === 0;
     next.disabled = filters.page >= pages - 1;
   };
