@@ -62,5 +62,5 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
     workdir: Path = tmp_path_factory.mktemp("ui-stack")
     env = {"JWT_SECRET": SECRET, "RATE_LIMIT_DEFAULT_PER_MINUTE": "20000", "RATE_LIMIT_DEFAULT_PER_HOUR": "200000",
            "LOG_LEVEL": "WARNING"}
-    with running_stack(workdir, env) as stack:
+    with running_stack(workdir, env, timeout=240) as stack:
         yield UiStack(stack=stack, token=issue_token(SECRET, "planner", ["admin"], ttl_seconds=3600))

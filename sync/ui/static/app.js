@@ -198,6 +198,12 @@ function parseHash() {
 }
 export function go(hash) { window.location.hash = hash; }
 
+/** Redraw the current view after a change, unless the user has moved on meanwhile. */
+function refreshSoon(ms) {
+  const shown = state.render;
+  setTimeout(() => { if (shown === state.render) route(); }, ms);
+}
+
 async function route() {
   const { name, arg, query } = parseHash();
   const view = VIEWS[name] || VIEWS.stock;
@@ -236,29 +242,37 @@ async function route() {
 // Stock: levels with search, filters and paging (all rows in memory once, one page in the DOM)
 async function loadStock(force = false) {
   if (!force && state.stock && Date.now() - state.stockAt < STOCK_TTL) return state.stock;
-  const [levels, kpis, classes, locations] = await Promise.all([
-    allPages("/inventory/levels"),
+  // Levels first (the inventory service answers from cached rows at once); names, classes and
+  // reorder status from analytics follow and are merged in place (see enrichStock).
+  const [levels, locations] = await Promise.all([allPages("/inventory/levels"), allPages("/inventory/locations")]);
+  const rows = levels.map((level) => ({ ...level, name: "", reorder_point: null, below: false, movement: "", klass: "",
+    search: level.sku.toLowerCase() }));
+  const stock = { rows, locations, kpiError: null, classError: null };
+  stock.extras = enrichStock(stock);
+  state.stock = stock;
+  state.stockAt = Date.now();
+  return stock;
+}
+
+async function enrichStock(stock) {
+  const [kpis, classes] = await Promise.all([
     allOffset("/analytics/kpis").catch((err) => ({ items: [], error: err })),
     allOffset("/analytics/classification").catch((err) => ({ items: [], error: err })),
-    allPages("/inventory/locations"),
   ]);
   const kpiBy = new Map(kpis.items.map((k) => [k.sku, k]));
   const classBy = new Map(classes.items.map((c) => [c.sku, c]));
-  const rows = levels.map((level) => {
-    const k = kpiBy.get(level.sku) || {};
-    const c = classBy.get(level.sku) || {};
-    return {
-      ...level, name: k.name || c.name || "", reorder_point: k.reorder_point ?? null,
+  for (const row of stock.rows) {
+    const k = kpiBy.get(row.sku) || {};
+    const c = classBy.get(row.sku) || {};
+    Object.assign(row, { name: k.name || c.name || "", reorder_point: k.reorder_point ?? null,
       below: Boolean(k.below_reorder_point), movement: k.movement_class || "", klass: c.class || "",
-      search: `${level.sku} ${k.name || c.name || ""}`.toLowerCase(),
-    };
-  });
-  state.stock = { rows, locations, kpiError: kpis.error, classError: classes.error };
-  state.stockAt = Date.now();
-  return state.stock;
+      search: `${row.sku} ${k.name || c.name || ""}`.toLowerCase() });
+  }
+  stock.kpiError = kpis.error || null;
+  stock.classError = classes.error || null;
 }
 
-VIEWS.stock = async ({ query }) => {
+VIEWS.stock = async ({ query, alive }) => {
   const data = await loadStock();
   const filters = {
     q: query.get("q") || "", location: query.get("location") || "", klass: query.get("class") || "",
@@ -310,7 +324,20 @@ VIEWS.stock = async ({ query }) => {
   const dead = h("input", { type: "checkbox", id: "stock-dead", checked: filters.dead,
     onchange: (e) => { filters.dead = e.target.checked; refilter(); } });
   draw();
-  const warnings = [data.kpiError, data.classError].filter(Boolean).map((e) => errorBox(e, "classes and reorder points"));
+  const warnings = h("div", {});
+  const tableEl = h("table", { id: "stock-table" },
+    h("caption", { class: "sr-only" }, "Stock levels per SKU and location"),
+    h("thead", {}, h("tr", {}, ["SKU", "Name", "Location"].map((t) => h("th", { scope: "col" }, t)),
+      ["On hand", "Available", "Incoming", "Reorder point"].map((t) => h("th", { scope: "col", class: "num" }, t)),
+      h("th", { scope: "col" }, "Class"), h("th", { scope: "col" }, "Status"))),
+    tbody);
+  data.extras.then(() => {
+    if (!alive()) return;
+    draw();
+    warnings.replaceChildren(...[data.kpiError, data.classError].filter(Boolean)
+      .map((e) => errorBox(e, "names, classes and reorder points")));
+    tableEl.dataset.enriched = "1";
+  });
   return [
     h("h2", {}, "Stock"),
     warnings,
@@ -321,12 +348,7 @@ VIEWS.stock = async ({ query }) => {
       h("label", { class: "check" }, below, "Below reorder point"),
       h("label", { class: "check" }, dead, "Dead stock"),
       h("button", { type: "button", onclick: async () => { await loadStock(true); route(); } }, "Refresh")),
-    h("div", { class: "table-wrap" }, h("table", { id: "stock-table" },
-      h("caption", { class: "sr-only" }, "Stock levels per SKU and location"),
-      h("thead", {}, h("tr", {}, ["SKU", "Name", "Location"].map((t) => h("th", { scope: "col" }, t)),
-        ["On hand", "Available", "Incoming", "Reorder point"].map((t) => h("th", { scope: "col", class: "num" }, t)),
-        h("th", { scope: "col" }, "Class"), h("th", { scope: "col" }, "Status"))),
-      tbody)),
+    h("div", { class: "table-wrap" }, tableEl),
     h("div", { class: "pager" }, prev, next, status),
   ];
 };
@@ -634,7 +656,7 @@ function proposalGroup(plan, supplier, lines, suppliers, locations) {
     try {
       const po = await api("/inventory/purchase-orders", { method: "POST", body });
       message.replaceChildren(h("div", { class: "notice" }, `Draft order #${po.id} created for ${po.supplier}.`));
-      setTimeout(route, 600);
+      refreshSoon(600);
     } catch (err) { message.replaceChildren(errorBox(err, "creating the order")); create.disabled = false; }
   });
   return h("div", { class: "card proposal-group", dataset: { supplier } },
@@ -677,7 +699,7 @@ function orderCard(po, mode, levels = new Map()) {
       await call();
       message.replaceChildren(h("div", { class: "notice" }, `Order #${po.id}: ${label}.`));
       state.stock = null;
-      setTimeout(route, 400);
+      refreshSoon(400);
     } catch (err) { message.replaceChildren(errorBox(err, `order #${po.id}`)); button.disabled = false; }
   };
   const buttons = [];
