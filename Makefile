@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml
+.PHONY: run test coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml bench-replenishment
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-forecast: $(STAMP)
 
 bench-ml: $(STAMP)
 	$(BIN)/python bench/ml_predict.py
+
+bench-replenishment: $(STAMP)
+	$(BIN)/python bench/replenishment.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -355,6 +355,27 @@ class MLInventoryIntelligence:
         return _forecasting().backtest(history, horizon, windows, freq,
                                        progress=self.progress if progress is None else progress)
 
+    # --- replenishment (delegated) -----------------------------------------------------------
+    def plan_replenishment(self, history: pd.DataFrame, *, service_level: Any = 0.95, lead_time: Any = 2,
+                           review_period: int = 1, unit_cost: Any = None, ordering_cost: Any = None,
+                           holding_cost_rate: Any = 0.25, freq: str = "W-SUN", **options: Any) -> pd.DataFrame:
+        """Reorder point and order-up-to level per SKU for a target fill rate (docs/replenishment.md).
+
+        Options: ``lead_time_sd``, ``class_service_levels``, ``plan_periods``, ``forecaster``
+        (see ``sync.ml.replenishment.plan_replenishment``).
+        """
+        from sync.ml.replenishment import plan_replenishment
+
+        return plan_replenishment(history, service_level=service_level, lead_time=lead_time,
+                                  review_period=review_period, unit_cost=unit_cost, ordering_cost=ordering_cost,
+                                  holding_cost_rate=holding_cost_rate, freq=freq, **options)
+
+    def simulate_policy(self, history: pd.DataFrame, **options: Any) -> Any:
+        """Replay our policy and the textbook rule over a stretch of history (``sync.ml.replenishment``)."""
+        from sync.ml.replenishment import simulate_policy
+
+        return simulate_policy(history, **options)
+
 
 def _forecasting() -> Any:
     try:

@@ -4,7 +4,8 @@
 when none is saved, so ``POST /predict`` answers from the first request. Routes: ``GET /health``,
 ``POST /train``, ``POST /predict``, ``POST /predict/batch``, ``POST /optimize``, ``GET /report``,
 ``POST /anomalies``, ``GET /models``, ``POST /models/{name}/rollback`` (admin), ``POST /forecast``,
-``POST /backtest`` (both read weekly history from the inventory service when the request has none).
+``POST /backtest`` (both read weekly history from the inventory service when the request has none),
+``POST /simulate`` and ``POST /plan`` (replenishment, ``sync/ml/routes_replenishment.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sync.ml import schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
 from sync.ml.metrics import instrument
+from sync.ml.routes_replenishment import router as replenishment_router
 from sync.ml.startup import prepare, save_training_data
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service_app(title="ML service", settings=settings, version=__version__, lifespan=lifespan,
                              description="Train, predict, optimise, detect anomalies, forecast, report.")
+    app.include_router(replenishment_router)
 
     @app.get("/health")
     def health(request: Request) -> dict[str, Any]:
