@@ -40,12 +40,15 @@ class UiStack:
         items = self.api("GET", "/inventory/levels", params={"sku": sku, "location": location})["items"]
         return float(items[0]["on_hand"]) if items else 0.0
 
+    def supplier(self, code: str) -> None:
+        known = {s["code"] for s in self.api("GET", "/inventory/suppliers")["items"]}
+        if code not in known:
+            self.api("POST", "/inventory/suppliers",
+                     json={"code": code, "name": f"Supplier {code}", "lead_time_days": 7})
+
     def draft_order(self, supplier: str, sku: str, quantity: int, location: str = "MAIN") -> dict[str, Any]:
         """A supplier (created once) and a draft order of one line with a reason, as the planner would write."""
-        known = {s["code"] for s in self.api("GET", "/inventory/suppliers")["items"]}
-        if supplier not in known:
-            self.api("POST", "/inventory/suppliers", json={"code": supplier, "name": f"Supplier {supplier}",
-                                                            "lead_time_days": 7})
+        self.supplier(supplier)
         return self.api("POST", "/inventory/purchase-orders", json={
             "supplier": supplier, "location": location,
             "lines": [{"sku": sku, "quantity": quantity, "reason": {"text": f"test: order {quantity} of {sku}"}}]})

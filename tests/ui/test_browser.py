@@ -220,6 +220,7 @@ def test_a_draft_is_edited_and_approved_then_receiving_changes_the_level_on_scre
 
 def test_running_a_plan_shows_proposals_or_says_planning_is_not_available(tab: Page, ui_stack: UiStack) -> None:
     has_plan = "/plan" in ui_stack.api("GET", "/ml/openapi.json")["paths"]
+    ui_stack.supplier("UI-SUP")
     tab.open("replenishment")
     page = tab.page
     page.click("#plan-run")
@@ -243,7 +244,30 @@ def test_running_a_plan_shows_proposals_or_says_planning_is_not_available(tab: P
     assert tab.errors == []
 
 
-def test_kpis_what_if_and_operations_pages(tab: Page, ui_stack: UiStack) -> None:
+def test_what_if_simulates_a_service_level_and_the_kpis_show_its_fill_rate(tab: Page, ui_stack: UiStack) -> None:
+    has_simulate = "/simulate" in ui_stack.api("GET", "/ml/openapi.json")["paths"]
+    tab.open("whatif")
+    page = tab.page
+    page.fill("#whatif-level", "0.9")
+    page.click("#whatif-run")
+    if not has_simulate:
+        assert "not available" in page.wait_for_selector("[data-error=plan_unavailable]").inner_text()
+        return
+    page.wait_for_selector("#whatif-results tr[data-policy=ours]", timeout=300_000)
+    runs = page.evaluate("JSON.parse(sessionStorage.getItem('inventory-system.whatif'))")
+    assert runs[-1]["level"] == 0.9
+    ours = runs[-1]["ours"]
+    assert page.inner_text("#whatif-results tr[data-policy=ours] td[data-field=fill_rate]") == \
+        f"{100 * ours['fill_rate']:.1f} %"
+    assert page.inner_text("#whatif-results tr[data-policy=ours] td[data-field=stock_value]") == \
+        f"{ours['stock_value']:,.0f}"
+    tab.go("kpis")
+    assert page.inner_text("#kpi-fill .value") == f"{100 * ours['fill_rate']:.1f} %"
+    assert "simulated" in page.inner_text("#kpi-fill")
+    assert tab.errors == []
+
+
+def test_kpis_matrix_and_operations_pages(tab: Page, ui_stack: UiStack) -> None:
     tab.open("kpis")
     page = tab.page
     metrics = ui_stack.api("GET", "/analytics/metrics")

@@ -387,7 +387,7 @@ export function timeChart({ id, title, series, lines = [], marks = [], width = 7
   for (let i = 0; i <= 4; i++) {
     const v = minValue + ((top - minValue) * i) / 4;
     svg.append(h("svg:line", { class: "grid", x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v) }),
-      h("svg:text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
+      h("svg:text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(v, 1)));
   }
   svg.append(h("svg:line", { class: "axis", x1: pad.l, x2: width - pad.r, y1: y(minValue), y2: y(minValue) }));
   const d0 = Math.min(...dates), d1 = Math.max(...dates);
@@ -760,6 +760,15 @@ VIEWS.orders = async ({ query }) => {
 
 // ---------------------------------------------------------------------------------------------
 // What-if: change the service level, see the simulated fill rate and stock value move
+async function unitCosts() {
+  if (state.costs === undefined) {
+    const skus = await allPages("/inventory/skus");
+    const costs = Object.fromEntries(skus.filter((s) => s.unit_cost > 0).map((s) => [s.code, s.unit_cost]));
+    state.costs = Object.keys(costs).length ? costs : null;
+  }
+  return state.costs;
+}
+
 VIEWS.whatif = async () => {
   const runs = JSON.parse(sessionStorage.getItem("inventory-system.whatif") || "[]");
   const level = h("input", { type: "range", id: "whatif-level", min: 0.8, max: 0.99, step: 0.01, value: 0.95, "aria-describedby": "whatif-value" });
@@ -780,12 +789,21 @@ VIEWS.whatif = async () => {
         h("td", { class: "num", "data-field": "stock_value" }, fmt(r[p].stock_value)),
         h("td", { class: "num" }, fmt(r[p].orders)), h("td", { class: "num" }, fmt(r[p].stockout_periods)),
         h("td", { style: "min-width:8rem" }, h("div", { class: "bar", style: `width:${(100 * r[p].stock_value / maxValue).toFixed(1)}%` })))))))),
-    h("p", { class: "muted" }, `Stock value in ${runs[runs.length - 1].unit}. Each run replays the last 12 weeks of the ledger's demand, re-planning every 4 weeks.`));
+    h("p", { class: "muted" }, `Stock value ${runs[runs.length - 1].unit === "currency" ? "at unit cost (£)"
+      : `in ${runs[runs.length - 1].unit}`}: the mean value on hand. Each run replays the last 12 weeks of the ledger's demand, re-planning every 4 weeks.`));
   };
   button.addEventListener("click", async () => {
     button.disabled = true; status.textContent = "Simulating (forecasts every SKU; this takes a while)…";
     try {
-      const answer = await api("/ml/simulate", { method: "POST", body: { service_level: Number(level.value), periods: 12, replan_every: 4 } });
+      const body = { service_level: Number(level.value), periods: 12, replan_every: 4 };
+      const costs = await unitCosts();
+      let answer;
+      try {
+        answer = await api("/ml/simulate", { method: "POST", body: costs ? { ...body, unit_cost: costs } : body });
+      } catch (err) {  // a SKU without history in the cost mapping: simulate in units instead
+        if (!(costs && err instanceof ApiError && err.status === 422)) throw err;
+        answer = await api("/ml/simulate", { method: "POST", body });
+      }
       runs.push({ level: Number(level.value), ours: answer.policies.ours, textbook: answer.policies.textbook, unit: answer.stock_value_unit });
       sessionStorage.setItem("inventory-system.whatif", JSON.stringify(runs.slice(-8)));
       status.textContent = `Simulated ${answer.periods} periods from ${answer.start}.`;
