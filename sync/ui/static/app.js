@@ -234,6 +234,7 @@ async function route() {
     main.replaceChildren(h("h2", {}, "Could not load this page"), errorBox(err, name));
   }
   main.dataset.state = "ready";
+  main.dataset.readyMs = String(Math.round(performance.now()));  // since navigation start (bench/dashboard.py)
   const heading = main.querySelector("h2");
   if (heading && document.activeElement === document.body) heading.setAttribute("tabindex", "-1");
 }
