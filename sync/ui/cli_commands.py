@@ -113,8 +113,11 @@ def cmd_status(client: GatewayClient, args: argparse.Namespace) -> int:
         except ApiError as exc:
             own[name] = {"status": "down", "error": exc.message}
     rejected = _rate_limited(metrics)
-    drafts = client.get("/inventory/purchase-orders", status="draft", limit=100)["items"]
-    open_orders = client.get("/inventory/purchase-orders", status=OPEN_STATUSES, limit=100)["items"]
+    try:
+        drafts = client.get("/inventory/purchase-orders", status="draft", limit=100)["items"]
+        open_orders = client.get("/inventory/purchase-orders", status=OPEN_STATUSES, limit=100)["items"]
+    except ApiError:  # the inventory service is down: reported above as its health, not a crash here
+        drafts, open_orders = [], []
     planned = [po for po in drafts + open_orders if po.get("plan_id")]
     last_plan = max(planned, key=lambda po: po["created_at"]) if planned else None
     healthy = health.get("status") == "ok" and all(v.get("status") == "ok" for v in own.values())

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.servers import unavailable
+from sync.gateway.service import create_gateway
+from tests.gateway.conftest import make_settings
+from tests.servers import free_port, running, unavailable
 from tests.ui.conftest import UiStack, expired_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -341,3 +343,27 @@ def test_screenshots_and_no_sideways_scrolling(browser: Any, ui_stack: UiStack, 
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_services_that_are_down_give_clear_messages_not_a_blank_page(browser: Any) -> None:
+    """A real gateway whose three services do not answer (nothing listens on their ports)."""
+    dead = {name: f"http://127.0.0.1:{free_port()}" for name in ("inventory", "analytics", "ml")}
+    gateway = create_gateway(make_settings(GATEWAY_SERVICES=",".join(f"{k}={v}" for k, v in dead.items()),
+                                           HEALTH_CHECK_INTERVAL=0.5))
+    with running(gateway.app, free_port()) as base:
+        context = browser.new_context(viewport=LAPTOP)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            for view, service in (("stock", "inventory"), ("kpis", "analytics"), ("sku/22197", "inventory")):
+                page.goto(f"{base}/ui/#/{view}")
+                page.wait_for_function("() => document.querySelector('main').dataset.state === 'ready'")
+                text = page.inner_text("main [role=alert]")
+                assert f"The {service} service is not available right now" in text, text
+            page.goto(f"{base}/ui/#/ops")
+            page.wait_for_function("() => document.querySelector('main').dataset.view === 'ops' "
+                                   "&& document.querySelector('main').dataset.state === 'ready'")
+            alerts = page.inner_text("#alerts")
+            assert "inventory service is down" in alerts and "ml service is down" in alerts
+        finally:
+            context.close()

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from sync.cli import main
-from tests.servers import free_port
+from sync.gateway.service import create_gateway
+from tests.gateway.conftest import make_settings
+from tests.servers import free_port, running
 from tests.ui.conftest import UiStack, expired_token
 
 
@@ -52,6 +54,17 @@ def test_a_script_sees_exit_3_and_one_line_when_the_stack_is_down(tmp_path: Path
                           capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
     assert proc.returncode == 3 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error: ")
+
+
+def test_status_with_services_down_is_exit_1_naming_them(capsys: pytest.CaptureFixture[str]) -> None:
+    dead = ",".join(f"{name}=http://127.0.0.1:{free_port()}" for name in ("inventory", "analytics", "ml"))
+    gateway = create_gateway(make_settings(GATEWAY_SERVICES=dead, HEALTH_CHECK_INTERVAL=0.5))
+    with running(gateway.app, free_port()) as base:
+        code, out, err = run(capsys, "status", "--url", base)
+        assert code == 1 and "inventory-1" in out
+        assert err.strip().splitlines() == ["error: not every service is healthy: analytics, inventory, ml"]
+        code, out, err = run(capsys, "orders", "list", "--url", base)
+        assert code == 1 and out == "" and "down" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("argv", [
