@@ -338,6 +338,7 @@ VIEWS.stock = async ({ query, alive }) => {
     warnings.replaceChildren(...[data.kpiError, data.classError].filter(Boolean)
       .map((e) => errorBox(e, "names, classes and reorder points")));
     tableEl.dataset.enriched = "1";
+    tableEl.dataset.enrichedMs = String(Math.round(performance.now()));
   });
   return [
     h("h2", {}, "Stock"),
