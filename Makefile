@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/install-debian-tools.sh
+	sh scripts/install-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,4 +1,5 @@
-"""``inventory-system``: start the stack, serve one service, import sales history, issue tokens."""
+"""``inventory-system``: start the stack, serve one service, import sales history, issue tokens; and the
+operator's client commands (status, plan, forecast, backtest, orders; logic in ``sync.ui.cli_commands``)."""
 
 from __future__ import annotations
 
@@ -99,6 +100,10 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     token = issue_token(settings.JWT_SECRET.get_secret_value(), args.subject, args.scope,
                         ttl_seconds=args.ttl, audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER)
+    if args.link:
+        from sync.ui.app import dashboard_link
+
+        token = dashboard_link(settings, token)
     print(token)
     return 0
 
@@ -152,7 +157,13 @@ def make_parser() -> argparse.ArgumentParser:
     tok.add_argument("--subject", default="operator")
     tok.add_argument("--scope", action="append", default=[], help="repeatable, e.g. --scope admin")
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    tok.add_argument("--link", action="store_true", help="print the dashboard's address with the token in its "
+                                                         "fragment (never sent to a server): open it to sign in")
     tok.set_defaults(func=_cmd_token)
+
+    from sync.ui.cli_commands import add_commands
+
+    add_commands(sub)  # status, plan, forecast, backtest, orders: clients of the gateway's HTTP API
     return parser
 
 

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
         description="Instances the gateway service registers at start: name=url pairs, comma-separated.",
     )
 
+    # --- Command line (`inventory-system status/plan/forecast/backtest/orders`) -------------
+    CLI_GATEWAY_URL: str | None = Field(
+        None, description="Gateway the CLI's client commands talk to (`--url`). Unset: http://127.0.0.1:GATEWAY_PORT."
+    )
+    CLI_TOKEN: SecretStr | None = Field(
+        None, description="Bearer token the CLI's client commands send (`--token`), needed when JWT is on."
+    )
+
     # --- Rate limiting --------------------------------------------------------------------
     RATE_LIMIT_REDIS_URL: str | None = Field(
         None, description="Redis for shared rate limits (falls back to REDIS_URL). Unset: in memory."
