@@ -166,7 +166,9 @@ def _rate_limited(metrics: str) -> dict[str, float]:
 
 # --- plan --------------------------------------------------------------------------------------
 def cmd_plan(client: GatewayClient, args: argparse.Namespace) -> int:
-    body = {"background": True, "service_level": args.service_level}
+    # apply: false: this command prints the proposals and makes drafts only with --create-drafts (the HTTP
+    # API's default, apply: true, would also write the plan's drafts and levels)
+    body = {"background": True, "service_level": args.service_level, "apply": False}
     try:
         job = client.post("/ml/plan", body)
     except ApiError as exc:

@@ -550,7 +550,8 @@ function kpi(label, value, note, id) {
 // ---------------------------------------------------------------------------------------------
 // Replenishment: run the plan (background job), turn proposals into draft orders, approve/edit/reject drafts
 async function runPlan(serviceLevel, progressEl, statusEl) {
-  const started = await api("/ml/plan", { method: "POST", body: { background: true, service_level: serviceLevel } });
+  // apply: false: the planner turns proposals into drafts here, by hand (the API's default would write them too)
+  const started = await api("/ml/plan", { method: "POST", body: { background: true, service_level: serviceLevel, apply: false } });
   let job = started;
   for (let i = 0; i < 900 && job.status === "running"; i++) {
     progressEl.max = job.progress?.total || 5;
