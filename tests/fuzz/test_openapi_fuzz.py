@@ -52,8 +52,7 @@ def _fuzz(schema: schemathesis.BaseSchema, base_url: str, target: str) -> list[s
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @seed(SEED)
-            @FUZZ_SETTINGS
-            @settings(max_examples=HEAVY_EXAMPLES if operation.label in HEAVY else MAX_EXAMPLES)
+            @settings(FUZZ_SETTINGS, max_examples=HEAVY_EXAMPLES if operation.label in HEAVY else MAX_EXAMPLES)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case: schemathesis.Case) -> None:
                 response = case.call(base_url=base_url, session=session, headers=HEADERS, timeout=60)
