@@ -189,7 +189,15 @@ def forecast_demand(
     """
     steps = validate_horizon(horizon)
     levels = validate_quantiles(quantiles)
-    panel = to_panel(history, freq)
+    return forecast_panel(to_panel(history, freq), steps, levels, progress=progress)
+
+
+def forecast_panel(
+    panel: Panel, horizon: int, quantiles: tuple[float, ...] = (0.9,), progress: bool = False
+) -> pd.DataFrame:
+    """``forecast_demand`` on an already validated panel (the frame it returns, same columns)."""
+    steps = validate_horizon(horizon)
+    levels = validate_quantiles(quantiles)
     forecaster = DemandForecaster(steps, levels, progress=progress).fit(panel)
     point, quant = forecaster.predict()
     dates = panel.future_dates(steps)
