@@ -49,6 +49,11 @@ def test_single_sku_forecast_over_http_equals_its_rows_of_the_full_forecast(tmp_
             unknown = ml.post("/forecast", json={"horizon": 4, "sku": "NO-SUCH-SKU"})
             assert unknown.status_code == 422 and unknown.json()["error"]["details"]["field"] == "sku"
 
+            # issue 14 item 5: the longest horizon the schema allows, history read from the inventory
+            longest = ml.post("/forecast", json={"horizon": 104, "sku": SKU})
+            assert longest.status_code == 200, longest.text
+            assert len(longest.json()["items"]) == 104 and longest.json()["fit"]["horizon"] == 104
+
 
 def test_the_cache_key_is_the_data_not_the_row_order(sample_history: pd.DataFrame) -> None:
     """Shuffled rows are the same panel (one fit); a changed quantity is new data (a new fit)."""
