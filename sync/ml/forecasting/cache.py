@@ -106,14 +106,16 @@ class ForecastCache:
             if entry is None:
                 gate = self._fitting.setdefault(key, threading.Lock())
         if entry is None:
-            with gate:
+            try:
+                with gate:
+                    with self._lock:
+                        entry = self._entries.get(key)
+                    if entry is None:
+                        entry = self._fit(panel, key, len(history), steps, levels)
+                        cached = False
+            finally:
                 with self._lock:
-                    entry = self._entries.get(key)
-                if entry is None:
-                    entry = self._fit(panel, key, len(history), steps, levels)
-                    cached = False
-            with self._lock:
-                self._fitting.pop(key, None)
+                    self._fitting.pop(key, None)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)

@@ -83,3 +83,15 @@ def test_every_horizon_the_schema_allows_is_answered(sample_history: pd.DataFram
         assert (frame["q90"] >= frame["forecast"]).all() and (frame["forecast"] >= 0).all()
         last = pd.Timestamp(sample_history["date"].max())
         assert pd.Timestamp(frame["date"].max()) == last + pd.Timedelta(weeks=horizon)
+
+
+def test_concurrent_requests_for_the_same_data_share_one_fit(sample_history: pd.DataFrame) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = ForecastCache()
+    skus = sorted(sample_history["sku"].astype(str).unique())[:4]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda sku: cache.forecast(sample_history, 2, sku=sku), skus))
+    assert sum(not r.cached for r in results) == 1  # one fit; the others waited for it
+    assert len({r.info.fitted_at + r.info.fingerprint for r in results}) == 1
+    assert [r.frame["sku"].unique().tolist() for r in results] == [[s] for s in skus]
