@@ -232,12 +232,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return schemas.history_frame(body.history)
         return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
 
+    forecast_cache: list[Any] = []  # the ForecastCache, made on first use (imports the forecasting stack)
+
+    def forecasts() -> Any:
+        if not forecast_cache:
+            from sync.ml.forecasting.cache import ForecastCache
+
+            forecast_cache.append(ForecastCache())
+        return forecast_cache[0]
+
     @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 503))
     def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
-        frame = ml.forecast_demand(history(body), body.horizon, freq=body.freq,
-                                   quantiles=tuple(body.quantiles), progress=False)
-        frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date.astype(str))
-        return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records")})
+        # One answer per SKU: a request for one SKU gets that SKU's rows of the whole panel's forecast
+        # (fitted once per distinct data, see sync/ml/forecasting/cache.py), not a fit on its rows alone.
+        data = history(body) if body.history is not None else demand_history(
+            settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT)
+        result = forecasts().forecast(data, body.horizon, freq=body.freq, quantiles=tuple(body.quantiles),
+                                    sku=body.sku)
+        frame = result.frame.assign(date=pd.to_datetime(result.frame["date"]).dt.date.astype(str))
+        return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
+                          "fit": result.info.as_dict() | {"cached": result.cached}})
 
     @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 503))
     def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
