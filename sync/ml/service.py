@@ -180,20 +180,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
         return _jsonable(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
 
-    def has_admin_token(request: Request) -> bool:
-        if settings.ADMIN_TOKEN is None:
-            return False  # no token to present: loopback alone does not see the deployment's internals
+    async def has_admin_token(request: Request) -> bool:
+        """Whether the caller proves admin rights (the admin token, or an admin-scoped JWT)."""
         try:
-            require_admin(request)
+            await require_admin(request)
         except (Unauthorized, Forbidden):
             return False
         return True
 
     @app.get("/report", responses=schemas.errors(503))
-    def report(request: Request, ml: ML) -> dict[str, Any]:
+    async def report(request: Request, ml: ML) -> dict[str, Any]:
         """Per-model metrics, drift and training facts; library versions only with the admin token."""
-        body = ml.generate_ml_report()
-        if not has_admin_token(request):
+        body = await run_in_threadpool(ml.generate_ml_report)
+        if not await has_admin_token(request):
             for section in body["models"].values():
                 section.pop("library_versions", None)
         return _jsonable(body)
@@ -245,6 +244,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
         # One answer per SKU: a request for one SKU gets that SKU's rows of the whole panel's forecast
         # (fitted once per distinct data, see sync/ml/forecasting/cache.py), not a fit on its rows alone.
+        if body.history is None and body.sku is not None:  # an unknown SKU is a 404 naming it (the inventory says)
+            demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
         data = history(body) if body.history is not None else demand_history(
             settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT)
         result = forecasts().forecast(data, body.horizon, freq=body.freq, quantiles=tuple(body.quantiles),

@@ -47,7 +47,7 @@ def test_single_sku_forecast_over_http_equals_its_rows_of_the_full_forecast(tmp_
             assert one.json()["fit"] == fit | {"cached": True}
 
             unknown = ml.post("/forecast", json={"horizon": 4, "sku": "NO-SUCH-SKU"})
-            assert unknown.status_code == 422 and unknown.json()["error"]["details"]["field"] == "sku"
+            assert unknown.status_code == 404 and unknown.json()["error"]["details"]["field"] == "sku"
 
             # issue 14 item 5: the longest horizon the schema allows, history read from the inventory
             longest = ml.post("/forecast", json={"horizon": 104, "sku": SKU})
