@@ -1,0 +1,102 @@
+"""A small pool of autocommit ``psycopg.AsyncConnection``s for the single-statement store.
+
+It validates before use and discards after an error, so a PostgreSQL restart costs no request:
+
+- an idle connection is checked out only if it is healthy: open, idle, and its socket has nothing to
+  read (a server that shut down sent a termination notice and closed it; no round trip needed);
+- finding one dead, or a connection-level error on one in use, discards every idle connection (they
+  all talked to the same server), and the next checkout opens a fresh one;
+- every failure to connect or to talk to the server becomes a 503 with ``Retry-After``
+  (``db.unavailable``: one log line, no traceback).
+
+Checkouts are bounded by a semaphore, so a waiter never waits on a connection that was discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+from sync.inventory.db import CONNECT_TIMEOUT_S, socket_has_data, unavailable
+
+CONNECTION_LEVEL = ("08", "57P")  # connection exceptions; admin/crash shutdown, cannot connect now
+
+
+def connection_lost(conn: psycopg.AsyncConnection[Any], exc: BaseException) -> bool:
+    """True when ``exc`` means the connection (not only the statement) is gone."""
+    if conn.closed or conn.broken or isinstance(exc, psycopg.InterfaceError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return sqlstate.startswith(CONNECTION_LEVEL)
+
+
+class AsyncPool:
+    def __init__(self, dsn: str, size: int = 16) -> None:
+        self.dsn = dsn
+        self.size = size
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+        self.discarded = 0  # connections found dead or dropped after an error (tests and logs read it)
+
+    @staticmethod
+    def _healthy(conn: psycopg.AsyncConnection[Any]) -> bool:
+        if conn.closed or conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            return False
+        return not socket_has_data(conn.fileno())
+
+    async def _discard(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.discarded += 1
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+    async def discard_idle(self) -> None:
+        """Close every idle connection (after one was found dead, the others are suspect too)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await self._discard(conn)
+
+    async def _checkout(self) -> psycopg.AsyncConnection[Any]:
+        while self._idle:
+            conn = self._idle.pop()
+            if self._healthy(conn):
+                return conn
+            await self._discard(conn)
+            await self.discard_idle()
+        try:
+            return await psycopg.AsyncConnection.connect(self.dsn, autocommit=True,
+                                                         connect_timeout=CONNECT_TIMEOUT_S)
+        except (psycopg.Error, OSError) as exc:
+            raise unavailable(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A healthy connection for one statement; connection-level errors become 503s."""
+        async with self._slots:
+            conn = await self._checkout()
+            try:
+                yield conn
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                lost = connection_lost(conn, exc)
+                await self._discard(conn)
+                if lost:
+                    await self.discard_idle()
+                raise unavailable(exc) from exc
+            except BaseException:
+                if conn.closed or conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                    await self._discard(conn)
+                else:
+                    self._idle.append(conn)
+                raise
+            else:
+                if self._healthy(conn):
+                    self._idle.append(conn)
+                else:
+                    await self._discard(conn)
+
+    async def close(self) -> None:
+        await self.discard_idle()
