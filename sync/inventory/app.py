@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from sync.errors import UpstreamUnavailable
 from sync.inventory import demo, idempotency, migrate, reservations
 from sync.inventory.catalog import Catalog
 from sync.inventory.db import make_engine
@@ -38,6 +39,8 @@ async def _sweeper(state: ServiceState) -> None:
                 log.info("released %d expired reservations", released)
             if sweeps % PRUNE_EVERY_SWEEPS == 0:
                 await run_in_threadpool(idempotency.prune, state.engine)
+        except UpstreamUnavailable:  # already logged in one line (db.unavailable); try again next time
+            pass
         except Exception:  # keep sweeping; the database may be back next time
             log.exception("reservation expiry sweep failed")
         sweeps += 1
