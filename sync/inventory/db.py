@@ -77,7 +77,7 @@ def _prepare_sqlite_file(url: sa.URL) -> None:
 def make_engine(database_url: str, *, pool_size: int = 5, max_overflow: int = 15) -> Engine:
     """A pooled engine for the service (or the importer). Creates the SQLite file's folder if needed.
 
-    Sized for one service process next to its 16 fast-path connections (``fastpath.py``): at most 36
+    Sized for one service process next to its 16 statement-pool connections (``store/pool.py``): at most 36
     PostgreSQL connections per process, within the default ``max_connections`` of 100.
     """
     url = sa.make_url(normalize_url(database_url))
