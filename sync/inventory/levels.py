@@ -31,7 +31,7 @@ class Level:
     on_hand: int
     reserved: int
     incoming: int
-    updated_at: datetime
+    updated_at: datetime | str  # a string when a plan gives its own stamp (store/postgres.py)
 
     @property
     def available(self) -> int:

@@ -29,7 +29,7 @@ from sync.inventory.catalog import LocationRef, SkuRef
 from sync.inventory.events import crossings
 from sync.inventory.levels import Level
 from sync.inventory.schemas import MovementIn
-from sync.inventory.serialize import level_out, movement_out
+from sync.inventory.serialize import iso, level_out, movement_out
 
 ALWAYS = (-(2**62), 2**62)  # an unconditional event's range of "available after"
 
@@ -102,13 +102,17 @@ class MovementPlan:
     actor: str | None = None
     cause: dict[str, Any] = field(default_factory=dict)  # level.changed cause of a step without a ledger row
     also: Also | None = None
+    stamp: str = field(init=False)  # ``now`` as the API writes it (computed once)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stamp", iso(self.now))
 
     def movement(self, i: int, applied: list[Applied]) -> dict[str, Any]:
         step, done = self.steps[i], applied[i]
         assert step.ledger_type is not None and done.movement_id is not None
         return movement_out(id=done.movement_id, type=step.ledger_type, sku=step.sku.code,
                             location=step.location.code, quantity=step.on_hand, on_hand_after=done.level.on_hand,
-                            reason=self.reason, reference=self.reference, actor=self.actor, created_at=self.now)
+                            reason=self.reason, reference=self.reference, actor=self.actor, created_at=self.stamp)
 
     def level(self, i: int, applied: list[Applied]) -> dict[str, Any]:
         step, lvl = self.steps[i], applied[i].level

@@ -9,7 +9,7 @@ Nothing about the write is decided in SQL. The plan (``plan.py``) gives the delt
 events with the range of "available after" each is due in, and the response; their JSON is built in
 Python by the same functions the portable store uses, from an :class:`~.plan.Applied` whose numbers
 are random 18-digit placeholders, and the statement only substitutes the values it returned for those
-placeholders (``replace``). The placeholders are drawn per request, so no client string can forge one.
+placeholders (``replace``). The placeholders are drawn per request (``os.urandom``), so no client string can forge one.
 
 Plans it cannot do in one statement go to the portable store (the parent class), with the same plan:
 transfers (two rows), plans with an ``also`` (an extra write), and, after the statement found no row
@@ -20,7 +20,7 @@ to update, a missing level row or a refused guard (the portable store creates th
 from __future__ import annotations
 
 import json
-import secrets
+import os
 from typing import Any
 
 import psycopg
@@ -87,19 +87,15 @@ SELECT v.on_hand, v.reserved, v.incoming, v.id, (SELECT 1 / COUNT(*) FROM ik) FR
 
 
 def _placeholders() -> dict[str, int]:
-    """Distinct random 18-digit numbers; ``available`` is on_hand - reserved, as ``level_out`` computes it."""
-    on_hand = 900_000_000_000_000_000 + secrets.randbelow(99_000_000_000_000_000)
-    reserved = 100_000_000_000_000_000 + secrets.randbelow(100_000_000_000_000_000)
-    values = {"on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
-              "incoming": 100_000_000_000_000_000 + secrets.randbelow(800_000_000_000_000_000),
-              "movement_id": 100_000_000_000_000_000 + secrets.randbelow(800_000_000_000_000_000)}
-    if len(set(values.values())) < len(values):  # astronomically rare; draw again
-        return _placeholders()
-    return values
+    """Random 18-digit numbers in disjoint ranges (so always distinct); ``available`` is on_hand - reserved,
+    as ``level_out`` computes it. Two 56-bit draws per request: unpredictable to any client."""
+    a, b = divmod(int.from_bytes(os.urandom(14)), 2**56)
+    on_hand, reserved = 900_000_000_000_000_000 + a, 100_000_000_000_000_000 + b
+    return {"on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
+            "incoming": 300_000_000_000_000_000 + a, "movement_id": 500_000_000_000_000_000 + b}
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class PostgresStore(SqlStore):
@@ -129,7 +125,7 @@ class PostgresStore(SqlStore):
         """The plan's write in one statement; None when it found no row it may update (nothing written)."""
         step = plan.steps[0]
         ph = _placeholders()
-        template = [Applied(Level(ph["on_hand"], ph["reserved"], ph["incoming"], plan.now), ph["movement_id"])]
+        template = [Applied(Level(ph["on_hand"], ph["reserved"], ph["incoming"], plan.stamp), ph["movement_id"])]
         events = plan.events(template)
         params: dict[str, Any] = {
             "d_on_hand": step.on_hand, "d_reserved": step.reserved, "d_incoming": step.incoming, "now": plan.now,
@@ -151,7 +147,7 @@ class PostgresStore(SqlStore):
         if row is None:
             return None
         on_hand, reserved, incoming, movement_id = row[:4]
-        return plan.response([Applied(Level(on_hand, reserved, incoming, plan.now), movement_id)])
+        return plan.response([Applied(Level(on_hand, reserved, incoming, plan.stamp), movement_id)])
 
     async def stored(self, key: str) -> Any:
         async with self.pool.connection() as conn:
