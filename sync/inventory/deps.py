@@ -37,15 +37,16 @@ Actor = Annotated[str | None, Header(alias="X-Actor", max_length=200,
 Write = Callable[[KeySlot | None], Awaitable[dict[str, Any]]]
 
 
-async def post_write(request: Request, state: ServiceState, key: str | None, payload: Any, status: int,
-                     write: Write) -> JSONResponse:
+async def post_write(request: Request, state: ServiceState, key: str | None, payload: Callable[[], Any],
+                     status: int, write: Write) -> JSONResponse:
     """Run ``write`` once per Idempotency-Key (``idempotency.run``); replays carry ``Idempotent-Replayed``.
 
-    The fingerprint is the method, the path and ``payload`` (the validated body, or what identifies an
-    upload). ``write`` stores the key with its change through the slot it is given.
+    The fingerprint is the method, the path and ``payload()`` (the validated body, or what identifies an
+    upload), computed only when there is a key. ``write`` stores the key with its change through the
+    slot it is given.
     """
     key = idempotency.check_key(key)
-    fp = idempotency.fingerprint(request.method, request.url.path, payload)
+    fp = idempotency.fingerprint(request.method, request.url.path, payload()) if key is not None else ""
     outcome = await idempotency.run(state.store, key, fp, status, write)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
@@ -54,5 +55,7 @@ async def post_write(request: Request, state: ServiceState, key: str | None, pay
 async def post(request: Request, state: ServiceState, key: str | None, body: BaseModel | None, status: int,
                work: Callable[[Connection], dict[str, Any]]) -> JSONResponse:
     """``post_write`` for a write that is ``work(conn)`` in one transaction of the store."""
-    payload = body.model_dump(mode="json") if body is not None else None
+    def payload() -> Any:
+        return body.model_dump(mode="json") if body is not None else None
+
     return await post_write(request, state, key, payload, status, lambda slot: state.store.write(work, slot))

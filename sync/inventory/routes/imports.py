@@ -89,4 +89,5 @@ async def import_csv(request: Request, state: State, location: LocationCode = "M
             assert report is not None  # no guard, so never skipped
             return report.to_dict()
 
-        return await post_write(request, state, key, {"location": location, "sha256": content_hash}, 201, write)
+        return await post_write(request, state, key, lambda: {"location": location, "sha256": content_hash}, 201,
+                                write)

@@ -25,7 +25,7 @@ async def create_movement(body: MovementIn, request: Request, state: State, key:
     async def write(slot: KeySlot | None) -> dict[str, Any]:
         return await state.store.apply(await state.store.plan(body, actor or "api"), slot)
 
-    return await post_write(request, state, key, body.model_dump(mode="json"), 201, write)
+    return await post_write(request, state, key, lambda: body.model_dump(mode="json"), 201, write)
 
 
 @router.get("/movements", summary="The ledger, oldest first, cursor-paginated")
