@@ -9,7 +9,8 @@ Nothing about the write is decided in SQL. The plan (``plan.py``) gives the delt
 events with the range of "available after" each is due in, and the response; their JSON is built in
 Python by the same functions the portable store uses, from an :class:`~.plan.Applied` whose numbers
 are random 18-digit placeholders, and the statement only substitutes the values it returned for those
-placeholders (``replace``). The placeholders are drawn per request (``os.urandom``), so no client string can forge one.
+placeholders (``replace``). The placeholders are drawn at random once per process (``os.urandom``), so
+no client string can forge one.
 
 Plans it cannot do in one statement go to the portable store (the parent class), with the same plan:
 transfers (two rows), plans with an ``also`` (an extra write), and, after the statement found no row
@@ -30,12 +31,26 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Engine
 
 from sync.inventory.catalog import Catalog
-from sync.inventory.events import EVENT_LOCK_ID
+from sync.inventory.events import EVENT_LOCK_ID, EVENT_TYPES
 from sync.inventory.idempotency import KeySlot, KeyTaken
 from sync.inventory.levels import Level
-from sync.inventory.store.plan import Applied, MovementPlan
+from sync.inventory.store.plan import ALWAYS, Applied, MovementPlan
 from sync.inventory.store.pool import AsyncPool
 from sync.inventory.store.sql import SqlStore
+
+
+def _placeholders() -> dict[str, int]:
+    """Random 18-digit numbers in disjoint ranges (so always distinct); ``available`` is on_hand - reserved,
+    as ``level_out`` computes it. Two 56-bit draws per process: no client can guess them (they never
+    leave the process and the database statement)."""
+    a, b = divmod(int.from_bytes(os.urandom(14)), 2**56)
+    on_hand, reserved = 900_000_000_000_000_000 + a, 100_000_000_000_000_000 + b
+    return {"on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
+            "incoming": 300_000_000_000_000_000 + a, "movement_id": 500_000_000_000_000_000 + b}
+
+
+PLACEHOLDERS = _placeholders()
+
 
 # The placeholders' returned values: (name, SQL expression over the statement's result row ``v``).
 _FILLS = (("available", "(v.on_hand - v.reserved)"), ("on_hand", "v.on_hand"), ("reserved", "v.reserved"),
@@ -44,7 +59,7 @@ _FILLS = (("available", "(v.on_hand - v.reserved)"), ("on_hand", "v.on_hand"), (
 
 def _fill(expr: str) -> str:
     for name, value in _FILLS:
-        expr = f"replace({expr}, %(ph_{name})s, {value}::text)"
+        expr = f"replace({expr}, '{PLACEHOLDERS[name]}', {value}::text)"
     return expr
 
 
@@ -85,22 +100,17 @@ SELECT v.on_hand, v.reserved, v.incoming, v.id, (SELECT 1 / COUNT(*) FROM ik) FR
 
 
 @functools.cache
-def statement(events: int, keyed: bool) -> str:
-    """The statement for a plan with ``events`` possible events (scalar parameters: adapting arrays cost
-    ~160 us of CPU per request in psycopg, more than the rest of the request's Python)."""
-    rows = ", ".join(f"(%(ev_type{i})s, %(ev_payload{i})s::text, %(ev_lo{i})s::bigint, %(ev_hi{i})s::bigint, {i})"
-                     for i in range(events))
+def statement(events: tuple[tuple[str, bool], ...], keyed: bool) -> str:
+    """The statement for a plan's possible events ((type, conditional) pairs), cached per shape: the event
+    types and unconditional ranges are literals, the payloads and conditional ranges scalar parameters
+    (adapting arrays cost psycopg ~160 us of CPU per request, more than the rest of the request's Python)."""
+    assert all(type_ in EVENT_TYPES for type_, _ in events)  # our own constants, safe as SQL literals
+    rows = ", ".join(
+        f"('{type_}', %(ev_payload{i})s::text, "
+        + (f"%(ev_lo{i})s::bigint, %(ev_hi{i})s::bigint, {i})" if conditional else f"{ALWAYS[0]}, {ALWAYS[1]}, {i})")
+        for i, (type_, conditional) in enumerate(events))
     base = _BASE.replace("{EVENT_ROWS}", rows)
     return base + _KEYED if keyed else base + "\nSELECT v.on_hand, v.reserved, v.incoming, v.id FROM v"
-
-
-def _placeholders() -> dict[str, int]:
-    """Random 18-digit numbers in disjoint ranges (so always distinct); ``available`` is on_hand - reserved,
-    as ``level_out`` computes it. Two 56-bit draws per request: unpredictable to any client."""
-    a, b = divmod(int.from_bytes(os.urandom(14)), 2**56)
-    on_hand, reserved = 900_000_000_000_000_000 + a, 100_000_000_000_000_000 + b
-    return {"on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
-            "incoming": 300_000_000_000_000_000 + a, "movement_id": 500_000_000_000_000_000 + b}
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -132,24 +142,27 @@ class PostgresStore(SqlStore):
     async def _one_statement(self, plan: MovementPlan, slot: KeySlot | None) -> dict[str, Any] | None:
         """The plan's write in one statement; None when it found no row it may update (nothing written)."""
         step = plan.steps[0]
-        ph = _placeholders()
+        ph = PLACEHOLDERS
         template = [Applied(Level(ph["on_hand"], ph["reserved"], ph["incoming"], plan.stamp), ph["movement_id"])]
         events = plan.events(template)
         params: dict[str, Any] = {
             "d_on_hand": step.on_hand, "d_reserved": step.reserved, "d_incoming": step.incoming, "now": plan.now,
             "sku_id": step.sku.id, "location_id": step.location.id, "need": step.need, "type": step.ledger_type,
             "reason": plan.reason, "reference": plan.reference, "actor": plan.actor, "event_lock": EVENT_LOCK_ID,
-            **{f"ph_{name}": str(value) for name, value in ph.items()},
         }
+        shape = []
         for i, event in enumerate(events):
-            params.update({f"ev_type{i}": event.type, f"ev_payload{i}": _dumps(event.payload),
-                           f"ev_lo{i}": event.lo, f"ev_hi{i}": event.hi})
+            params[f"ev_payload{i}"] = _dumps(event.payload)
+            conditional = (event.lo, event.hi) != ALWAYS
+            if conditional:
+                params[f"ev_lo{i}"], params[f"ev_hi{i}"] = event.lo, event.hi
+            shape.append((event.type, conditional))
         if slot is not None:
             params.update(key=slot.key, fingerprint=slot.fingerprint, status=slot.status,
                           response=_dumps(plan.response(template)))
         async with self.pool.connection() as conn:
             try:
-                cursor = await conn.execute(statement(len(events), slot is not None), params)
+                cursor = await conn.execute(statement(tuple(shape), slot is not None), params)
             except psycopg.errors.DivisionByZero as exc:
                 raise KeyTaken from exc
             row = await cursor.fetchone()

@@ -79,13 +79,12 @@ class SqlStore:
     async def apply(self, plan: MovementPlan, slot: KeySlot | None = None) -> dict[str, Any]:
         return await self.write(lambda conn: execute(conn, plan), slot)
 
-    async def write(self, work: Callable[[Connection], dict[str, Any]], slot: KeySlot | None = None,
-                    ) -> dict[str, Any]:
+    async def write(self, work: Callable[[Connection], T], slot: KeySlot | None = None) -> T:
         """Run ``work`` in one write transaction; with ``slot`` its answer is stored under the key there too."""
-        def tx(conn: Connection) -> dict[str, Any]:
+        def tx(conn: Connection) -> T:
             body = work(conn)
             if slot is not None:
-                slot.save(conn, body)
+                slot.save(conn, body)  # type: ignore[arg-type]  # a keyed write's answer is a JSON object
             return body
 
         return await run_in_threadpool(write_tx, self.engine, tx)
