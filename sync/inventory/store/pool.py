@@ -44,10 +44,12 @@ class AsyncPool:
         self.discarded = 0  # connections found dead or dropped after an error (tests and logs read it)
 
     @staticmethod
-    def _healthy(conn: psycopg.AsyncConnection[Any]) -> bool:
-        if conn.closed or conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            return False
-        return not socket_has_data(conn.fileno())
+    def _reusable(conn: psycopg.AsyncConnection[Any]) -> bool:
+        return not (conn.closed or conn.broken or conn.pgconn.transaction_status != pq.TransactionStatus.IDLE)
+
+    def _healthy(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Reusable, and nothing unasked on its socket (checked at checkout: it may have idled a while)."""
+        return self._reusable(conn) and not socket_has_data(conn.pgconn.socket)
 
     async def _discard(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.discarded += 1
@@ -87,13 +89,13 @@ class AsyncPool:
                     await self.discard_idle()
                 raise unavailable(exc) from exc
             except BaseException:
-                if conn.closed or conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
-                    await self._discard(conn)
-                else:
+                if self._reusable(conn):
                     self._idle.append(conn)
+                else:
+                    await self._discard(conn)
                 raise
             else:
-                if self._healthy(conn):
+                if self._reusable(conn):
                     self._idle.append(conn)
                 else:
                     await self._discard(conn)

@@ -82,9 +82,8 @@ WITH lvl AS (
 ), ev AS (
     INSERT INTO events (type, payload, created_at)
     SELECT e.type, {FILL_EVENT}, %(now)s
-    FROM v, lk, (VALUES {EVENT_ROWS}) AS e(type, payload, lo, hi, n)
+    FROM v, lk, (VALUES {EVENT_ROWS}) AS e(type, payload, lo, hi)
     WHERE (v.on_hand - v.reserved) BETWEEN e.lo AND e.hi
-    ORDER BY e.n
 )""".replace("{FILL_EVENT}", _fill("e.payload"))
 
 # With an Idempotency-Key: the key and the response are stored by the same statement. A key another
@@ -107,7 +106,7 @@ def statement(events: tuple[tuple[str, bool], ...], keyed: bool) -> str:
     assert all(type_ in EVENT_TYPES for type_, _ in events)  # our own constants, safe as SQL literals
     rows = ", ".join(
         f"('{type_}', %(ev_payload{i})s::text, "
-        + (f"%(ev_lo{i})s::bigint, %(ev_hi{i})s::bigint, {i})" if conditional else f"{ALWAYS[0]}, {ALWAYS[1]}, {i})")
+        + (f"%(ev_lo{i})s::bigint, %(ev_hi{i})s::bigint)" if conditional else f"{ALWAYS[0]}, {ALWAYS[1]})")
         for i, (type_, conditional) in enumerate(events))
     base = _BASE.replace("{EVENT_ROWS}", rows)
     return base + _KEYED if keyed else base + "\nSELECT v.on_hand, v.reserved, v.incoming, v.id FROM v"
