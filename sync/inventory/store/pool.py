@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -75,30 +74,46 @@ class AsyncPool:
         except (psycopg.Error, OSError) as exc:
             raise unavailable(exc) from exc
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A healthy connection for one statement; connection-level errors become 503s."""
-        async with self._slots:
-            conn = await self._checkout()
-            try:
-                yield conn
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                lost = connection_lost(conn, exc)
-                await self._discard(conn)
-                if lost:
-                    await self.discard_idle()
-                raise unavailable(exc) from exc
-            except BaseException:
-                if self._reusable(conn):
-                    self._idle.append(conn)
-                else:
-                    await self._discard(conn)
-                raise
-            else:
-                if self._reusable(conn):
-                    self._idle.append(conn)
-                else:
-                    await self._discard(conn)
+    def connection(self) -> _Checkout:
+        """``async with pool.connection() as conn``: a healthy connection for one statement; connection-level
+        errors become 503s (a small class, not a generator: this is on every movement's path)."""
+        return _Checkout(self)
+
+    async def _return(self, conn: psycopg.AsyncConnection[Any], exc: BaseException | None) -> None:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            lost = connection_lost(conn, exc)
+            await self._discard(conn)
+            if lost:
+                await self.discard_idle()
+            raise unavailable(exc) from exc
+        if self._reusable(conn):
+            self._idle.append(conn)
+        else:
+            await self._discard(conn)
 
     async def close(self) -> None:
         await self.discard_idle()
+
+
+class _Checkout:
+    __slots__ = ("conn", "pool")
+
+    def __init__(self, pool: AsyncPool) -> None:
+        self.pool = pool
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        await self.pool._slots.acquire()
+        try:
+            self.conn = await self.pool._checkout()
+        except BaseException:
+            self.pool._slots.release()
+            raise
+        return self.conn
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        assert self.conn is not None
+        try:
+            await self.pool._return(self.conn, exc)
+        finally:
+            self.pool._slots.release()
