@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from sync.errors import ValidationFailed
 from sync.inventory import idempotency
 from sync.inventory.compressed import Inflater
-from sync.inventory.deps import IdempotencyKey, State
+from sync.inventory.deps import IdempotencyKey, State, post_write
 from sync.inventory.importer import ImportReport, import_file
 from sync.web import require_admin
 
@@ -65,24 +65,17 @@ async def import_csv(request: Request, state: State, location: LocationCode = "M
     with tempfile.TemporaryDirectory(prefix="inventory-import-") as folder:
         path = Path(folder) / "upload.csv"
         content_hash = await _spool(request, path, limit)
-        fp = idempotency.fingerprint("POST", request.url.path, {"location": location, "sha256": content_hash})
-        if key is not None:
-            stored = await run_in_threadpool(idempotency.lookup, state.engine, key, fp)
-            if stored is not None:
-                return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
 
-        def store_key(conn: Any, report: ImportReport) -> None:
-            if key is not None:
-                idempotency.save(conn, key, fp, 201, report.to_dict())
+        async def write(slot: idempotency.KeySlot | None) -> dict[str, Any]:
+            def store_key(conn: Any, report: ImportReport) -> None:
+                if slot is not None:
+                    slot.save(conn, report.to_dict())
 
-        try:
             report = await run_in_threadpool(
                 lambda: import_file(state.engine, path, location=location, actor="import:http",
                                     before_commit=store_key))
-        except idempotency.KeyTaken:
-            assert key is not None
-            stored = await run_in_threadpool(idempotency.lookup, state.engine, key, fp)
-            assert stored is not None
-            return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
-    assert report is not None  # no guard, so never skipped
-    return JSONResponse(report.to_dict(), status_code=201)
+            assert report is not None  # no guard, so never skipped
+            return report.to_dict()
+
+        return await post_write(request, state, key, lambda: {"location": location, "sha256": content_hash}, 201,
+                                write)
