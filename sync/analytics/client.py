@@ -20,6 +20,8 @@ from sync.errors import SyncError, UpstreamUnavailable
 DEFAULT_TIMEOUT = httpx.Timeout(connect=2.0, read=15.0, write=5.0, pool=5.0)
 HEALTH_TIMEOUT = httpx.Timeout(2.0)
 PAGE_SIZE = 1000
+#: the days ``/demand-history`` answers for (its contract): what pandas and both databases can hold, with room
+LEDGER_DAYS = ("1900-01-01", "2199-12-31")
 MAX_PAGES = 100_000
 
 log = logging.getLogger("sync.analytics")
@@ -107,6 +109,11 @@ class InventoryClient:
         return await self.get_all("/movements", {"since": since, "until": until})
 
     async def demand_history(self, *, start: str, end: str) -> list[dict[str, Any]]:
+        """Weekly demand between ``start`` and ``end`` (ISO dates), asked only for the days the inventory
+        service keeps (``LEDGER_DAYS``, docs/CONTRACTS.md): weeks outside them have no sales to report."""
+        start, end = max(start, LEDGER_DAYS[0]), min(end, LEDGER_DAYS[1])
+        if start > end:
+            return []
         body = await self.get_json("/demand-history", {"freq": "W", "start": start, "end": end})
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise UpstreamContractError("GET /demand-history on the inventory service did not return {items: [...]}",
