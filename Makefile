@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml bench-replenishment
+.PHONY: run test test-fast coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml bench-replenishment bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/install-debian-tools.sh
+	sh scripts/install-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The quick loop: everything but the suites that start whole stacks, fuzz, break servers or take long.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow and not e2e and not fuzz and not faults" -q $(PYTEST_ARGS)
 
 # The seed's own coverage command, over its test file (test_improvements.py); the report lands in htmlcov/.
 coverage: $(STAMP)
@@ -49,3 +55,6 @@ bench-replenishment: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py

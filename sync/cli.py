@@ -1,4 +1,5 @@
-"""``inventory-system``: start the stack, serve one service, import sales history, issue tokens."""
+"""``inventory-system``: start the stack, serve one service, import sales history, issue tokens; and the
+operator's client commands (status, plan, forecast, backtest, orders; logic in ``sync.ui.cli_commands``)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,21 @@ def build_app(name: str, settings: Settings) -> Any:
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from sync.supervisor import Supervisor
+    from sync.web.admin_token import TOKEN_FILE, with_admin_token
 
+    if settings.ADMIN_TOKEN is None:  # each `serve` child reads the same per-install file
+        with_admin_token(settings)
+        print(f"admin routes take the token in {TOKEN_FILE} (inventory-system admin-token prints it)")
     return Supervisor(settings, replicas=args.replicas).run()
+
+
+def _cmd_admin_token(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.web.admin_token import with_admin_token
+
+    token = with_admin_token(settings).ADMIN_TOKEN
+    assert token is not None
+    print(token.get_secret_value())
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,6 +63,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "ml": settings.ML_PORT, "gateway": settings.GATEWAY_PORT,
     }[args.service]
     default_host = settings.GATEWAY_HOST if args.service == "gateway" else settings.SERVICE_HOST
+    if args.service != "gateway":  # admin routes always need a token: ADMIN_TOKEN or the per-install one
+        from sync.web.admin_token import with_admin_token
+
+        settings = with_admin_token(settings)
     serve(build_app(args.service, settings), host=args.host or default_host, port=args.port or default_port,
           log_level=settings.LOG_LEVEL, proxy_headers=args.service != "gateway", edge=args.service == "gateway")
     return 0
@@ -82,6 +100,10 @@ def _cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     token = issue_token(settings.JWT_SECRET.get_secret_value(), args.subject, args.scope,
                         ttl_seconds=args.ttl, audience=settings.JWT_AUDIENCE, issuer=settings.JWT_ISSUER)
+    if args.link:
+        from sync.ui.app import dashboard_link
+
+        token = dashboard_link(settings, token)
     print(token)
     return 0
 
@@ -127,11 +149,21 @@ def make_parser() -> argparse.ArgumentParser:
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=_cmd_import)
 
+    adm = sub.add_parser("admin-token", help="print the services' admin token (ADMIN_TOKEN, else the "
+                                             "per-install one in var/admin-token, created if missing)")
+    adm.set_defaults(func=_cmd_admin_token)
+
     tok = sub.add_parser("token", help="issue a JWT signed with JWT_SECRET")
     tok.add_argument("--subject", default="operator")
     tok.add_argument("--scope", action="append", default=[], help="repeatable, e.g. --scope admin")
     tok.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    tok.add_argument("--link", action="store_true", help="print the dashboard's address with the token in its "
+                                                         "fragment (never sent to a server): open it to sign in")
     tok.set_defaults(func=_cmd_token)
+
+    from sync.ui.cli_commands import add_commands
+
+    add_commands(sub)  # status, plan, forecast, backtest, orders: clients of the gateway's HTTP API
     return parser
 
 

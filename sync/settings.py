@@ -95,6 +95,14 @@ class Settings(BaseSettings):
         description="Instances the gateway service registers at start: name=url pairs, comma-separated.",
     )
 
+    # --- Command line (`inventory-system status/plan/forecast/backtest/orders`) -------------
+    CLI_GATEWAY_URL: str | None = Field(
+        None, description="Gateway the CLI's client commands talk to (`--url`). Unset: http://127.0.0.1:GATEWAY_PORT."
+    )
+    CLI_TOKEN: SecretStr | None = Field(
+        None, description="Bearer token the CLI's client commands send (`--token`), needed when JWT is on."
+    )
+
     # --- Rate limiting --------------------------------------------------------------------
     RATE_LIMIT_REDIS_URL: str | None = Field(
         None, description="Redis for shared rate limits (falls back to REDIS_URL). Unset: in memory."
@@ -131,8 +139,12 @@ class Settings(BaseSettings):
     INVENTORY_URL: str = Field(
         "http://127.0.0.1:8004", description="Where analytics and ML read inventory data (over HTTP)."
     )
+    ML_URL: str = Field(
+        "http://127.0.0.1:8006", description="Where analytics reads the latest replenishment plan (over HTTP)."
+    )
     ADMIN_TOKEN: SecretStr | None = Field(
-        None, description="Bearer token for the services' own admin routes. Unset: loopback callers only."
+        None, description="Bearer token for the services' admin routes. Unset: `inventory-system up`/`serve` "
+        "create a random one in var/admin-token (0600); `inventory-system admin-token` prints it."
     )
     DEMO_DATA: bool = Field(True, description="Load the bundled demo sample on first start of an empty database.")
     INVENTORY_IMPORT_MAX_BYTES: int = Field(

@@ -100,12 +100,13 @@ def replica_problems(settings: Settings, replicas: int) -> list[str]:
 def child_environment(services: Sequence[ServiceProcess], base: dict[str, str]) -> dict[str, str]:
     """The environment every child gets: the caller's, plus the URLs that tie the services together.
 
-    ``GATEWAY_SERVICES`` and ``INVENTORY_URL`` follow the chosen ports unless the caller set them.
+    ``GATEWAY_SERVICES``, ``INVENTORY_URL`` and ``ML_URL`` follow the chosen ports unless the caller set them.
     """
     env = dict(base)
     backends = [s for s in services if s.name != "gateway"]
     env.setdefault("GATEWAY_SERVICES", ",".join(f"{s.name}={s.url}" for s in backends))
     env.setdefault("INVENTORY_URL", next(s for s in backends if s.name == "inventory").url)
+    env.setdefault("ML_URL", next(s for s in backends if s.name == "ml").url)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

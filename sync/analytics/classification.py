@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sync.analytics.finite import product, saturate, shares, total
+
 ABC = ("A", "B", "C")
 XYZ = ("X", "Y", "Z")
 
@@ -29,10 +31,9 @@ def abc_classes(values: pd.Series, *, a_share: float = 0.80, b_share: float = 0.
     """Per SKU: ``value``, ``share``, ``cumulative_share`` (including itself), ``rank`` and ``abc``."""
     if not 0 < a_share < b_share < 1:
         raise ValueError("need 0 < a_share < b_share < 1")
-    ordered = values.fillna(0.0).clip(lower=0.0).sort_index(kind="stable").sort_values(
+    ordered = saturate(values.fillna(0.0).clip(lower=0.0)).sort_index(kind="stable").sort_values(
         ascending=False, kind="stable")
-    total = float(ordered.sum())
-    share = ordered / total if total > 0 else ordered * 0.0
+    share = shares(ordered)  # exact even when the total is past the float range
     cumulative = share.cumsum()
     before = cumulative - share
     abc = np.select([(before < a_share) & (ordered > 0), (before < b_share) & (ordered > 0)], ["A", "B"], "C")
@@ -72,7 +73,7 @@ def classify(skus: pd.DataFrame, weekly: pd.DataFrame, *, a_share: float = 0.80,
     units = weekly.sum(axis=1)
     unit_cost = skus.set_index("sku")["unit_cost"].reindex(index).fillna(0.0)
     annual_units = units * (52.0 / n_weeks) if n_weeks else units * 0.0
-    abc = abc_classes(annual_units * unit_cost, a_share=a_share, b_share=b_share)
+    abc = abc_classes(product(annual_units, unit_cost), a_share=a_share, b_share=b_share)
     xyz = xyz_classes(weekly, x_max=x_max, y_max=y_max)
     out = abc.join(xyz).join(skus.set_index("sku")[["name", "unit_cost"]])
     out["annual_units"] = annual_units.reindex(out.index)
@@ -83,7 +84,7 @@ def classify(skus: pd.DataFrame, weekly: pd.DataFrame, *, a_share: float = 0.80,
 
 def abc_xyz_matrix(classified: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
     """``{abc: {xyz: {"sku_count", "annual_consumption_value"}}}`` for all nine cells, empty ones too."""
-    grouped = classified.groupby(["abc", "xyz"])["annual_consumption_value"].agg(["size", "sum"])
+    grouped = classified.groupby(["abc", "xyz"])["annual_consumption_value"].agg(["size", total])
     matrix: dict[str, dict[str, dict[str, Any]]] = {}
     for a in ABC:
         matrix[a] = {}

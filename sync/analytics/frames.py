@@ -11,8 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from sync.analytics.finite import finite_or_nan
+
 SKU_COLUMNS = ("sku", "name", "unit", "unit_cost", "price", "reorder_point", "min_qty", "max_qty",
-               "supplier", "lead_time_days", "created_at")
+               "supplier", "lead_time_days", "policy", "created_at")
 LEVEL_COLUMNS = ("sku", "location", "on_hand", "reserved", "available", "incoming", "updated_at")
 MOVEMENT_COLUMNS = ("id", "type", "sku", "location", "quantity", "created_at")
 DEMAND_COLUMNS = ("sku", "date", "quantity")
@@ -34,7 +36,7 @@ def _frame(items: Iterable[Mapping[str, Any]], columns: tuple[str, ...],
 
 def _numeric(df: pd.DataFrame, columns: Iterable[str]) -> None:
     for column in columns:
-        df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")
+        df[column] = finite_or_nan(pd.to_numeric(df[column], errors="coerce").astype("float64"))
 
 
 def _utc(series: pd.Series) -> pd.Series:

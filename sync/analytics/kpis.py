@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sync.analytics.finite import product, ratio, saturate, total
 from sync.analytics.timeline import stock_over_window
 
 KPI_COLUMNS = (
@@ -39,7 +40,7 @@ def window_bounds(as_of: pd.Timestamp, window_days: int) -> tuple[pd.Timestamp, 
 def _safe_ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     """``num / den`` where ``den > 0``, NaN elsewhere (no division warnings, no infinities)."""
     den_ok = den.where(den > 0)
-    return num / den_ok
+    return ratio(num, den_ok)  # type: ignore[no-any-return]
 
 
 def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, *, as_of: pd.Timestamp,
@@ -76,12 +77,12 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     out["available"] = on_hand - current["reserved"]  # equals the level's own figure when as_of is now
     out["incoming"] = current["incoming"]
     out["position"] = out["available"] + current["incoming"]
-    out["stock_value"] = on_hand.clip(lower=0.0) * unit_cost
+    out["stock_value"] = product(on_hand.clip(lower=0.0), unit_cost)
     out["units_shipped"] = shipped
     out["units_returned"] = returned
     demand = (shipped - returned).clip(lower=0.0)
     out["demand"] = demand
-    out["cogs"] = demand * unit_cost
+    out["cogs"] = product(demand, unit_cost)
     out["avg_on_hand"] = stock["avg_on_hand"]
     out["turnover"] = _safe_ratio(demand, stock["avg_on_hand"])
     out["annual_turnover"] = out["turnover"] * 365.0 / window_days
@@ -96,6 +97,8 @@ def sku_kpis(skus: pd.DataFrame, levels: pd.DataFrame, movements: pd.DataFrame, 
     dead = has_stock & (demand <= 0)
     slow = has_stock & ~dead & (out["days_of_supply"] > slow_days)
     out["movement_class"] = np.select([~has_stock, dead, slow], ["out_of_stock", "dead", "slow"], "active")
+    floats = out.select_dtypes("float64").columns
+    out[floats] = saturate(out[floats])  # values past the float range are reported as the largest double
     return out.reset_index().loc[:, list(KPI_COLUMNS)]
 
 
@@ -106,40 +109,40 @@ def _mean(values: pd.Series) -> float | None:
 
 
 def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den > 0 else None
+    return float(ratio(num, den)) if den > 0 else None
 
 
 def summarize(kpis: pd.DataFrame, *, window_days: int) -> dict[str, Any]:
     """Company-level KPIs from :func:`sku_kpis` rows. Ratios are ``None`` when undefined."""
     unit_cost = kpis["unit_cost"].fillna(0.0)
-    avg_value = float((kpis["avg_on_hand"] * unit_cost).sum())
-    stock_value = float(kpis["stock_value"].sum())
-    cogs = float(kpis["cogs"].sum())
-    shipped = float(kpis["units_shipped"].sum())
+    avg_value = total(product(kpis["avg_on_hand"], unit_cost))
+    stock_value = total(kpis["stock_value"])
+    cogs = total(kpis["cogs"])
+    shipped = total(kpis["units_shipped"])
     turnover = _ratio(cogs, avg_value)
     dead = kpis["movement_class"] == "dead"
     slow = kpis["movement_class"] == "slow"
     return {
         "sku_count": len(kpis),
-        "units_on_hand": float(kpis["on_hand"].sum()),
-        "units_reserved": float(kpis["reserved"].sum()),
-        "units_available": float(kpis["available"].sum()),
-        "units_incoming": float(kpis["incoming"].sum()),
+        "units_on_hand": total(kpis["on_hand"]),
+        "units_reserved": total(kpis["reserved"]),
+        "units_available": total(kpis["available"]),
+        "units_incoming": total(kpis["incoming"]),
         "stock_value_at_cost": stock_value,
-        "stock_value_at_price": float((kpis["on_hand"].clip(lower=0.0) * kpis["price"].fillna(0.0)).sum()),
+        "stock_value_at_price": total(product(kpis["on_hand"].clip(lower=0.0), kpis["price"].fillna(0.0))),
         "stockouts": int(kpis["stockout"].sum()),
         "below_reorder_point": int(kpis["below_reorder_point"].sum()),
         "units_shipped": shipped,
-        "units_returned": float(kpis["units_returned"].sum()),
-        "return_rate": _ratio(float(kpis["units_returned"].sum()), shipped),
+        "units_returned": total(kpis["units_returned"]),
+        "return_rate": _ratio(total(kpis["units_returned"]), shipped),
         "cogs": cogs,
         "average_inventory_value": avg_value,
         "inventory_turnover": turnover,
-        "annual_inventory_turnover": turnover * 365.0 / window_days if turnover is not None else None,
+        "annual_inventory_turnover": float(ratio(turnover * 365.0, window_days)) if turnover is not None else None,
         "days_of_supply": _ratio(stock_value, cogs / window_days),
         "in_stock_rate": _mean(kpis["in_stock_share"]),
-        "dead_stock": {"sku_count": int(dead.sum()), "value": float(kpis.loc[dead, "stock_value"].sum())},
-        "slow_stock": {"sku_count": int(slow.sum()), "value": float(kpis.loc[slow, "stock_value"].sum())},
+        "dead_stock": {"sku_count": int(dead.sum()), "value": total(kpis.loc[dead, "stock_value"])},
+        "slow_stock": {"sku_count": int(slow.sum()), "value": total(kpis.loc[slow, "stock_value"])},
     }
 
 
@@ -148,10 +151,12 @@ def stock_value_by_location(skus: pd.DataFrame, levels: pd.DataFrame) -> pd.Data
     prices = skus.set_index("sku")[["unit_cost", "price"]].fillna(0.0)
     rows = levels.join(prices, on="sku")
     units = rows["on_hand"].clip(lower=0.0)
-    rows = rows.assign(units=units, at_cost=units * rows["unit_cost"].fillna(0.0),
-                       at_price=units * rows["price"].fillna(0.0), in_stock=units > 0)
+    rows = rows.assign(units=units, at_cost=product(units, rows["unit_cost"].fillna(0.0)),
+                       at_price=product(units, rows["price"].fillna(0.0)), in_stock=units > 0)
     out = rows.groupby("location").agg(sku_count=("in_stock", "sum"), units_on_hand=("units", "sum"),
                                        stock_value_at_cost=("at_cost", "sum"),
                                        stock_value_at_price=("at_price", "sum"))
     out["sku_count"] = out["sku_count"].astype(int)
+    values = ["stock_value_at_cost", "stock_value_at_price"]
+    out[values] = saturate(out[values])
     return out.sort_values(["stock_value_at_cost"], ascending=False, kind="stable").reset_index()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -152,6 +152,10 @@ class ReorderAlert(BaseModel):
     suggested_order_qty: float
     unit_cost: float | None
     order_value: float
+    plan_id: str | None = Field(None, description="The replenishment plan the figures came from, if any.")
+    reorder_point_source: str | None = Field(None, description="Where reorder_point came from.")
+    demand_source: str | None = Field(None, description="Where daily_demand came from.")
+    order_up_to_source: str | None = Field(None, description="Where order_up_to came from.")
 
 
 class ReorderAlerts(Window):
@@ -187,3 +191,23 @@ class Health(BaseModel):
     service: str
     version: str
     dependencies: dict[str, Dependency]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. validation_error, service_unavailable.")
+    message: str = Field(description="What went wrong, naming the field or the dependency.")
+    details: Any = Field(None, description="Structured details: the fields at fault, the dependency and path.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error this service answers: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+#: The error answers of every data endpoint (they all read the inventory service).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "Invalid query parameter; details name each one."},
+    502: {"model": ErrorResponse, "description": "The inventory service answered outside its contract."},
+    503: {"model": ErrorResponse, "description": "The inventory service is unreachable or failing."},
+}

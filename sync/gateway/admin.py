@@ -19,6 +19,7 @@ from sync.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from sync.gateway.auth import Principal, bearer_token
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.settings import Settings
+from sync.ui.app import mount_dashboard
 from sync.web.app import create_service_app, is_loopback
 
 if TYPE_CHECKING:
@@ -156,4 +157,5 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
     async def metrics(request: Request) -> Response:
         return Response(_gateway(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
+    mount_dashboard(app)  # the planner's dashboard at /ui/ (static files, sync/ui)
     return app

@@ -10,7 +10,7 @@ from sync.gateway.breaker import Listener
 from sync.gateway.models import ServiceEndpoint
 
 # First path segments the gateway answers itself; no service may take them.
-RESERVED = frozenset({"", "health", "services", "rate-limits", "metrics", "openapi.json", "docs", "redoc"})
+RESERVED = frozenset({"", "health", "services", "rate-limits", "metrics", "openapi.json", "docs", "redoc", "ui"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 

@@ -9,18 +9,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from sync.errors import UpstreamUnavailable
 from sync.inventory import demo, idempotency, migrate, reservations
 from sync.inventory.catalog import Catalog
-from sync.inventory.db import make_engine, read_conn
+from sync.inventory.db import make_engine
 from sync.inventory.deps import ServiceState
-from sync.inventory.fastpath import FastMovements
 from sync.inventory.routes import catalog, imports, purchasing, reports, stock
 from sync.inventory.routes import reservations as reservation_routes
+from sync.inventory.store import open_store
 from sync.settings import Settings
 from sync.web import create_service_app
 
@@ -39,6 +39,8 @@ async def _sweeper(state: ServiceState) -> None:
                 log.info("released %d expired reservations", released)
             if sweeps % PRUNE_EVERY_SWEEPS == 0:
                 await run_in_threadpool(idempotency.prune, state.engine)
+        except UpstreamUnavailable:  # already logged in one line (db.unavailable); try again next time
+            pass
         except Exception:  # keep sweeping; the database may be back next time
             log.exception("reservation expiry sweep failed")
         sweeps += 1
@@ -52,7 +54,8 @@ def _start(settings: Settings) -> ServiceState:
         loaded = demo.load_if_empty(engine)
         if loaded:
             log.info("demo data loaded: %s", loaded)
-    return ServiceState(engine, Catalog(engine), FastMovements.for_engine(engine))
+    catalog = Catalog(engine)
+    return ServiceState(engine, catalog, open_store(engine, catalog))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,9 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            if state.fast is not None:
-                await state.fast.close()
-            state.engine.dispose()
+            await state.store.close()
 
     app = create_service_app(
         title="Inventory service", settings=settings, lifespan=lifespan,
@@ -85,10 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["health"], summary="Service and database health")
     async def health() -> JSONResponse:
+        """Pings the database through the store, on the same connection pools its writes use."""
         state: ServiceState = app.state.inventory
         database: dict[str, Any] = {"status": "ok", "dialect": state.engine.dialect.name}
         try:
-            await run_in_threadpool(_ping, state)
+            await state.store.ping()
         except Exception as exc:
             database = {"status": "down", "dialect": state.engine.dialect.name, "error": type(exc).__name__}
         body = {"status": "ok" if database["status"] == "ok" else "degraded", "service": "inventory",
@@ -96,8 +98,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if database["status"] == "ok" else 503)
 
     return app
-
-
-def _ping(state: ServiceState) -> None:
-    with read_conn(state.engine) as conn:  # a deferred transaction on SQLite: never queues behind writers
-        conn.execute(sa.text("SELECT 1"))

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sync.errors import ValidationFailed
+from sync.inventory.schemas import CODE_MAX, CODE_PATTERN, MAX_MONEY, MAX_QUANTITY, NAME_MAX, REFERENCE_MAX
 
 ONLINE_RETAIL_COLUMNS = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID",
                          "Country"]
@@ -104,6 +105,62 @@ def _numbers(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
+_WHOLE = r"[+-]?\d+"
+_CODE = CODE_PATTERN.removeprefix("^").removesuffix("$")
+
+
+def quantity_checks(text: pd.Series) -> tuple[pd.Series, list[tuple[pd.Series, str]]]:
+    """The API's quantity rules (``schemas.Quantity``) for a column of text: a whole number written as
+    digits (not ``1e3``, ``5.0``, ``inf``), at most ``MAX_QUANTITY`` units either way, not zero.
+
+    Returns the quantities (NaN where refused) and the ``(mask, reason)`` refusals, in order.
+    """
+    text = text.fillna("").astype(str).str.strip()
+    number = _numbers(text)
+    whole = text.str.fullmatch(_WHOLE)
+    not_number = number.isna() & ~whole
+    out_of_range = ~not_number & (~np.isfinite(number.fillna(np.inf)) | (number.abs() > MAX_QUANTITY))
+    fractional = ~not_number & ~out_of_range & ~whole
+    checks = [(not_number, "quantity is not a number"),
+              (out_of_range, f"quantity is out of range (at most {MAX_QUANTITY} units)"),
+              (fractional, "quantity is not a whole number"), (~not_number & (number == 0), "zero quantity")]
+    refused = not_number | out_of_range | fractional
+    return number.where(~refused), checks
+
+
+def price_checks(text: pd.Series | None, index: pd.Index) -> tuple[pd.Series, list[tuple[pd.Series, str]]]:
+    """The API's price rules (``SkuIn.price``): empty means unknown; else finite, >= 0, <= ``MAX_MONEY``."""
+    if text is None:
+        return pd.Series(np.nan, index=index), []
+    text = text.fillna("").astype(str).str.strip()
+    number = _numbers(text)
+    given = text != ""
+    bad = given & ~(np.isfinite(number.fillna(np.inf)) & (number >= 0) & (number <= float(MAX_MONEY)))
+    return number.where(given & ~bad), [(bad, f"price is not a number from 0 to {MAX_MONEY}")]
+
+
+def text_checks(column: pd.Series | None, field: str, max_length: int) -> list[tuple[pd.Series, str]]:
+    """The API's length cap. (A NUL byte refuses the whole upload before parsing: pandas would cut the field.)"""
+    if column is None:
+        return []
+    return [(column.str.len() > max_length, f"{field} is longer than {max_length} characters")]
+
+
+def code_check(codes: pd.Series, field: str) -> tuple[pd.Series, str]:
+    valid = codes.str.fullmatch(_CODE) & (codes.str.len() <= CODE_MAX)
+    return ~valid.fillna(False).astype(bool), f"{field} is empty or not a valid code"
+
+
+def apply_checks(frame: pd.DataFrame, counts: LineCounts, checks: list[tuple[pd.Series, str]]) -> pd.Series:
+    """Count each refused line once, under the first check it fails; returns the mask of refused lines."""
+    bad = pd.Series(False, index=frame.index)
+    for mask, reason in checks:
+        mask = mask.fillna(False).astype(bool) & ~bad
+        counts.reject(mask, frame, reason)
+        bad |= mask
+    return bad
+
+
 def classify_online_retail(chunk: pd.DataFrame, counts: LineCounts, location: str) -> pd.DataFrame:
     """Online Retail II lines -> movement rows (see the module docstring for the rules)."""
     counts.lines += len(chunk)
@@ -112,18 +169,17 @@ def classify_online_retail(chunk: pd.DataFrame, counts: LineCounts, location: st
     counts.non_product += int((~product).sum())
     frame = chunk[product].copy()
     frame["sku"] = code[product]
-    qty = _numbers(frame["Quantity"])
-    price = _numbers(frame["Price"]).fillna(0.0)
+    qty, quantity_refusals = quantity_checks(frame["Quantity"])
+    price, price_refusals = price_checks(frame["Price"], frame.index)
     when = pd.to_datetime(frame["InvoiceDate"], format="%m/%d/%Y %H:%M", errors="coerce").dt.tz_localize("UTC")
     cancel = frame["Invoice"].fillna("").str.startswith("C")
-    bad = qty.isna() | when.isna() | (qty == 0) | (qty != qty.round()) | (cancel & (qty > 0))
-    for mask, reason in ((qty.isna(), "quantity is not a number"), (when.isna() & qty.notna(), "unreadable date"),
-                         ((qty == 0) & when.notna(), "zero quantity"),
-                         ((qty != qty.round()) & qty.notna() & when.notna(), "fractional quantity"),
-                         (cancel & (qty > 0) & when.notna(), "positive quantity on a cancellation invoice")):
-        counts.reject(mask, frame, reason)
+    bad = apply_checks(frame, counts, [
+        code_check(frame["sku"], "StockCode"), *quantity_refusals, (when.isna(), "unreadable date"),
+        (cancel & (qty > 0), "positive quantity on a cancellation invoice"), *price_refusals,
+        *text_checks("invoice:" + frame["Invoice"].fillna(""), "Invoice", REFERENCE_MAX),
+        *text_checks(frame["Description"], "Description", NAME_MAX)])
     keep = ~bad
-    frame, qty, price, when, cancel = frame[keep], qty[keep], price[keep], when[keep], cancel[keep]
+    frame, qty, price, when, cancel = frame[keep], qty[keep], price[keep].fillna(0.0), when[keep], cancel[keep]
     has_customer = frame["Customer ID"].notna()
     description = frame["Description"].fillna("").str.lower()
     sale = (qty > 0) & ((price > 0) | has_customer)
@@ -143,7 +199,7 @@ def classify_online_retail(chunk: pd.DataFrame, counts: LineCounts, location: st
     return pd.DataFrame({
         "sku": frame["sku"].to_numpy(), "location": location, "type": kind, "delta": delta,
         "reason": reason, "reference": ("invoice:" + frame["Invoice"].fillna("")).to_numpy(),
-        "created_at": when.to_numpy(), "name": frame["Description"].to_numpy(),
+        "created_at": when.dt.tz_localize(None).to_numpy(), "name": frame["Description"].to_numpy(),
         "price": np.where(sale, price, np.nan), "_line": frame["_line"].to_numpy(),
     })
 
@@ -153,24 +209,19 @@ def classify_generic(chunk: pd.DataFrame, counts: LineCounts, location: str) -> 
     chunk = chunk.rename(columns={c: c.strip().lower() for c in chunk.columns})
     counts.lines += len(chunk)
     sku = chunk["sku"].fillna("").str.strip()
-    qty = _numbers(chunk["quantity"])
+    qty, quantity_refusals = quantity_checks(chunk["quantity"])
+    price, price_refusals = price_checks(chunk.get("price"), chunk.index)
     when = pd.to_datetime(chunk["date"], errors="coerce", utc=True, format="ISO8601")
     given = chunk["type"].fillna("").str.strip().str.lower() if "type" in chunk else pd.Series("", index=chunk.index)
     valid_type = given.isin(["", "shipment", "receipt", "return", "adjustment"])
     signed_ok = (given == "adjustment") | (given == "") | (qty > 0)
-    bad_sku = ~sku.str.match(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
-    checks = [(bad_sku, "sku is empty or not a valid code"), (qty.isna(), "quantity is not a number"),
-              (qty == 0, "zero quantity"), (qty != qty.round(), "fractional quantity"),
-              (when.isna(), "unreadable date"), (~valid_type, "unknown type"),
-              (~signed_ok, "quantity must be positive for this type")]
+    checks = [code_check(sku, "sku"), *quantity_refusals, (when.isna(), "unreadable date"),
+              (~valid_type, "unknown type"), (~signed_ok & qty.notna(), "quantity must be positive for this type"),
+              *price_refusals, *text_checks(chunk.get("reference"), "reference", REFERENCE_MAX),
+              *text_checks(chunk.get("name"), "name", NAME_MAX)]
     if "location" in chunk:
-        loc = chunk["location"].fillna(location).str.strip()
-        checks.append((~loc.str.match(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"), "location is not a valid code"))
-    bad = pd.Series(False, index=chunk.index)
-    for mask, reason in checks:
-        mask = mask & ~bad
-        counts.reject(mask, chunk, reason)
-        bad |= mask
+        checks.append(code_check(chunk["location"].fillna(location).str.strip(), "location"))
+    bad = apply_checks(chunk, counts, checks)
     frame, qty, when, given, sku = chunk[~bad], qty[~bad], when[~bad], given[~bad], sku[~bad]
     kind = np.where(given == "", np.where(qty > 0, "shipment", "return"), given)
     delta = np.where(np.isin(kind, ["shipment"]), -qty.abs(),
@@ -181,11 +232,13 @@ def classify_generic(chunk: pd.DataFrame, counts: LineCounts, location: str) -> 
     counts.adjustments_out += int(((kind == "adjustment") & (qty < 0)).sum())
     counts.adjustments_in += int(((kind == "adjustment") & (qty > 0)).sum())
     locations = frame["location"].fillna(location).str.strip() if "location" in frame else location
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "sku": sku.to_numpy(), "location": locations, "type": kind, "delta": delta,
         "reason": np.where(kind == "adjustment", "other", None).astype(object),
-        "reference": frame["reference"].to_numpy() if "reference" in frame else None,
-        "created_at": when.to_numpy(), "name": frame["name"].to_numpy() if "name" in frame else None,
-        "price": _numbers(frame["price"]).to_numpy() if "price" in frame else np.nan,
+        "created_at": when.dt.tz_localize(None).to_numpy(), "price": price[~bad].to_numpy(),
         "_line": frame["_line"].to_numpy(),
     })
+    for optional in ("reference", "name"):  # absent columns are added once after the concat (cheaper)
+        if optional in frame:
+            out[optional] = frame[optional].to_numpy()
+    return out

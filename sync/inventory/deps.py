@@ -1,28 +1,29 @@
-"""Shared request dependencies and the one helper every POST goes through (idempotency, threadpool)."""
+"""Shared request dependencies and the one idempotency wrapper every POST goes through (``post``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection, Engine
-from starlette.concurrency import run_in_threadpool
 
+from sync.inventory import idempotency
 from sync.inventory.catalog import Catalog
-from sync.inventory.fastpath import FastMovements
-from sync.inventory.idempotency import check_key, fingerprint, run_idempotent
+from sync.inventory.idempotency import KeySlot
+from sync.inventory.store import InventoryStore
+from sync.web.input_guards import utf8_header
 
 
 class ServiceState:
     """What the routes need, built once in the app's lifespan."""
 
-    def __init__(self, engine: Engine, catalog: Catalog, fast: FastMovements | None = None) -> None:
+    def __init__(self, engine: Engine, catalog: Catalog, store: InventoryStore) -> None:
         self.engine = engine
         self.catalog = catalog
-        self.fast = fast
+        self.store = store
 
 
 def get_state(request: Request) -> ServiceState:
@@ -33,15 +34,30 @@ State = Annotated[ServiceState, Depends(get_state)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description=(
     "Any unique string; a replay returns the first response and changes nothing."))]
 Actor = Annotated[str | None, Header(alias="X-Actor", max_length=200,
-                                     description="Who made the change (recorded in the ledger).")]
+                                     description="Who made the change (recorded in the ledger); UTF-8."),
+                  AfterValidator(utf8_header)]
+Write = Callable[[KeySlot | None], Awaitable[dict[str, Any]]]
+
+
+async def post_write(request: Request, state: ServiceState, key: str | None, payload: Callable[[], Any],
+                     status: int, write: Write) -> JSONResponse:
+    """Run ``write`` once per Idempotency-Key (``idempotency.run``); replays carry ``Idempotent-Replayed``.
+
+    The fingerprint is the method, the path and ``payload()`` (the validated body, or what identifies an
+    upload), computed only when there is a key. ``write`` stores the key with its change through the
+    slot it is given.
+    """
+    key = idempotency.check_key(key)
+    fp = idempotency.fingerprint(request.method, request.url.path, payload()) if key is not None else ""
+    outcome = await idempotency.run(state.store, key, fp, status, write)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
 async def post(request: Request, state: ServiceState, key: str | None, body: BaseModel | None, status: int,
                work: Callable[[Connection], dict[str, Any]]) -> JSONResponse:
-    """Run a write in the threadpool, once per Idempotency-Key; replays carry ``Idempotent-Replayed``."""
-    key = check_key(key)
-    payload = body.model_dump(mode="json") if body is not None else None
-    fp = fingerprint(request.method, request.url.path, payload)
-    outcome = await run_in_threadpool(run_idempotent, state.engine, key, fp, status, work)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    """``post_write`` for a write that is ``work(conn)`` in one transaction of the store."""
+    def payload() -> Any:
+        return body.model_dump(mode="json") if body is not None else None
+
+    return await post_write(request, state, key, payload, status, lambda slot: state.store.write(work, slot))

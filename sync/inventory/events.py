@@ -39,16 +39,25 @@ def event_row(type_: str, payload: dict[str, Any], now: datetime) -> dict[str, A
     return {"type": type_, "payload": json.dumps(payload, separators=(",", ":")), "created_at": now}
 
 
+def crossings(delta_available: int, reorder_point: int) -> list[tuple[str, dict[str, Any], int, int]]:
+    """The threshold events of a change of ``available`` by ``delta_available``: (type, extra payload, lo, hi).
+
+    Each is due when ``available`` after the change is in ``[lo, hi]`` (an empty range when ``lo > hi``):
+    ``low_stock`` when it crosses down to or below the reorder point (after <= rp < before), and
+    ``out_of_stock`` when it crosses down to 0 or below (after <= 0 < before), before = after - delta.
+    The one statement of ``store/postgres.py`` evaluates these same ranges in SQL.
+    """
+    return [("low_stock", {"reorder_point": reorder_point}, reorder_point + delta_available + 1, reorder_point),
+            ("out_of_stock", {}, delta_available + 1, 0)]
+
+
 def level_events(level: dict[str, Any], delta_available: int, reorder_point: int, now: datetime,
                  reason: dict[str, Any]) -> list[dict[str, Any]]:
     """``level.changed`` plus ``low_stock`` / ``out_of_stock`` when ``available`` crosses those lines."""
     rows = [event_row("level.changed", level | {"cause": reason}, now)]
-    after = level["available"]
-    before = after - delta_available
-    if after <= reorder_point < before:
-        rows.append(event_row("low_stock", level | {"reorder_point": reorder_point}, now))
-    if after <= 0 < before:
-        rows.append(event_row("out_of_stock", level, now))
+    for type_, extra, lo, hi in crossings(delta_available, reorder_point):
+        if lo <= level["available"] <= hi:
+            rows.append(event_row(type_, level | extra, now))
     return rows
 
 

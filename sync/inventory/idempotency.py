@@ -1,5 +1,7 @@
-"""``Idempotency-Key`` for every POST: the first response is stored in the same transaction as the
-change, so a replay returns it and changes nothing; the same key with a different request is a 409.
+"""``Idempotency-Key`` for every POST, through one wrapper (:func:`run`): the first response is stored
+in the same transaction as the change (``KeySlot.save``, or the single statement of
+``store/postgres.py``), so a replay returns it and changes nothing; the same key with a different
+request is a 409.
 
 Concurrent first attempts with one key: on PostgreSQL the second ``INSERT`` of the key waits on the
 first transaction's unique-index entry and then finds the key taken, so its own work is rolled back
@@ -11,17 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from sync.errors import Conflict, SyncError, ValidationFailed
-from sync.inventory.db import read_conn, write_tx
+from sync.inventory.db import write_tx
 from sync.inventory.tables import idempotency_keys
 
 K = idempotency_keys.c
@@ -54,20 +56,30 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-def lookup(engine: Engine, key: str, fp: str) -> Outcome | None:
-    """The stored outcome for ``key`` (409 if it was used for a different request), or None."""
-    with read_conn(engine) as conn:
-        row = _stored(conn, key)
-    return None if row is None else replay(row, fp, key)
+@dataclass(frozen=True, slots=True)
+class KeySlot:
+    """A key to store with a write's answer, in the write's own transaction (or statement)."""
+
+    key: str
+    fingerprint: str
+    status: int
+
+    def save(self, conn: Connection, body: dict[str, Any]) -> None:
+        """Store ``body`` under the key; KeyTaken if another request stored it first."""
+        if not _save(conn, self.key, self.fingerprint, self.status, body):
+            raise KeyTaken
 
 
-def save(conn: Connection, key: str, fp: str, status: int, body: dict[str, Any]) -> None:
-    """Store the outcome inside the caller's transaction; KeyTaken if another request stored it first."""
-    if not _save(conn, key, fp, status, body):
-        raise KeyTaken
+class Store(Protocol):
+    """What :func:`run` needs of a store (``sync.inventory.store``)."""
+
+    async def stored(self, key: str) -> Any: ...
+
+    async def write(self, work: Callable[[Connection], Any], slot: KeySlot | None = None) -> Any: ...
 
 
-def _stored(conn: Connection, key: str) -> Any:
+def stored_row(conn: Connection, key: str) -> Any:
+    """The stored row for ``key`` (fingerprint, status_code, response), or None."""
     return conn.execute(sa.select(K.fingerprint, K.status_code, K.response).where(K.key == key)).first()
 
 
@@ -88,34 +100,30 @@ def _save(conn: Connection, key: str, fp: str, status: int, body: dict[str, Any]
     return conn.execute(stmt).first() is not None  # rowcount is not reliable for DO NOTHING on psycopg
 
 
-def run_idempotent(engine: Engine, key: str | None, fp: str, status: int,
-                   work: Callable[[Connection], dict[str, Any]]) -> Outcome:
-    """Run ``work`` in one write transaction, once per key."""
+async def run(store: Store, key: str | None, fp: str, status: int,
+              write: Callable[[KeySlot | None], Awaitable[dict[str, Any]]]) -> Outcome:
+    """The one idempotency wrapper of every POST: run ``write`` once per key.
+
+    ``write`` gets the :class:`KeySlot` to store with its change (None without a key) and raises
+    :class:`KeyTaken` when another request stored the key first; that request's answer is replayed.
+    A refusal of the work (404, 409, 422) is stored too, so a retry gets the same answer.
+    """
     if key is None:
-        return Outcome(status, write_tx(engine, work))
-    with read_conn(engine) as conn:
-        row = _stored(conn, key)
+        return Outcome(status, await write(None))
+    row = await store.stored(key)
     if row is not None:
         return replay(row, fp, key)
-
-    def tx(conn: Connection) -> dict[str, Any]:
-        body = work(conn)
-        if not _save(conn, key, fp, status, body):
-            raise KeyTaken
-        return body
-
     try:
-        return Outcome(status, write_tx(engine, tx))
+        return Outcome(status, await write(KeySlot(key, fp, status)))
     except KeyTaken:
         pass
     except SyncError as exc:
         if exc.status not in (404, 409, 422):
             raise
         refusal, refused_status = exc.to_dict(), exc.status
-        if write_tx(engine, lambda conn: _save(conn, key, fp, refused_status, refusal)):
+        if await store.write(lambda conn: _save(conn, key, fp, refused_status, refusal)):
             raise
-    with read_conn(engine) as conn:
-        return replay(_stored(conn, key), fp, key)
+    return replay(await store.stored(key), fp, key)
 
 
 def prune(engine: Engine, now: datetime | None = None) -> int:

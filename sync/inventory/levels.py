@@ -1,6 +1,8 @@
-"""Guarded changes to the cached stock level, the only code that writes ``stock_levels``.
+"""Guarded changes to the cached stock level, the portable store's code for ``stock_levels``.
 
-Every change is one conditional statement: a decrease is
+(The other writers are the single statement of ``store/postgres.py``, built from the same plan and
+guard, and the bulk import, which locks the rows it sets.) Every change is one conditional statement:
+a decrease is
 ``UPDATE ... SET on_hand = on_hand - :q WHERE on_hand - reserved >= :q RETURNING ...``, so two
 concurrent requests cannot both take the last unit (the second one's WHERE is re-checked after the
 first commits, on PostgreSQL under the row lock, on SQLite under the database write lock).
@@ -17,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from sync.errors import Conflict
+from sync.inventory.catalog import LocationRef, SkuRef
 from sync.inventory.tables import stock_levels
 
 L = stock_levels.c
@@ -28,7 +31,7 @@ class Level:
     on_hand: int
     reserved: int
     incoming: int
-    updated_at: datetime
+    updated_at: datetime | str  # a string when a plan gives its own stamp (store/postgres.py)
 
     @property
     def available(self) -> int:
@@ -43,17 +46,6 @@ def ensure_row(conn: Connection, sku_id: int, location_id: int, now: datetime) -
     stmt = _insert(conn).values(sku_id=sku_id, location_id=location_id, on_hand=0, reserved=0, incoming=0,
                                 updated_at=now).on_conflict_do_nothing(index_elements=["sku_id", "location_id"])
     conn.execute(stmt)
-
-
-def add_on_hand(conn: Connection, sku_id: int, location_id: int, qty: int, now: datetime) -> Level:
-    """Increase on_hand (receipt, return, transfer in): an upsert, never refused."""
-    ins = _insert(conn).values(sku_id=sku_id, location_id=location_id, on_hand=qty, reserved=0, incoming=0,
-                               updated_at=now)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["sku_id", "location_id"],
-        set_={"on_hand": L.on_hand + ins.excluded.on_hand, "updated_at": ins.excluded.updated_at},
-    ).returning(*RETURNED)
-    return Level(*conn.execute(stmt).one())
 
 
 def _where(sku_id: int, location_id: int) -> Any:
@@ -75,49 +67,22 @@ def short(conn: Connection, sku_id: int, location_id: int, qty: int, sku: str, l
     )
 
 
-def take_on_hand(conn: Connection, sku_id: int, location_id: int, qty: int, now: datetime, *,
-                 allow_negative: bool, sku: str, location: str) -> Level:
-    """Decrease on_hand by ``qty`` if that much is available (or the location allows negative stock)."""
-    stmt = sa.update(stock_levels).where(_where(sku_id, location_id))
-    if not allow_negative:
-        stmt = stmt.where(L.on_hand - L.reserved >= qty)
-    stmt = stmt.values(on_hand=L.on_hand - qty, updated_at=now).returning(*RETURNED)
+def change(conn: Connection, sku: SkuRef, location: LocationRef, now: datetime, *, on_hand: int = 0,
+           reserved: int = 0, incoming: int = 0, need: int | None = None) -> Level:
+    """Add the signed deltas to the level row, if ``need`` units are available (None: unguarded).
+
+    A missing row is created (at zero) for an unguarded change; a guarded one on a missing or short
+    row raises the 409 ``insufficient_stock`` and writes nothing.
+    """
+    stmt = sa.update(stock_levels).where(_where(sku.id, location.id))
+    if need is not None:
+        stmt = stmt.where(L.on_hand - L.reserved >= need)
+    stmt = stmt.values(on_hand=L.on_hand + on_hand, reserved=L.reserved + reserved, incoming=L.incoming + incoming,
+                       updated_at=now).returning(*RETURNED)
     row = conn.execute(stmt).first()
-    if row is None and allow_negative:
-        ensure_row(conn, sku_id, location_id, now)
+    if row is None and need is None:
+        ensure_row(conn, sku.id, location.id, now)
         row = conn.execute(stmt).first()
     if row is None:
-        raise short(conn, sku_id, location_id, qty, sku, location)
+        raise short(conn, sku.id, location.id, need or 0, sku.code, location.code)
     return Level(*row)
-
-
-def reserve(conn: Connection, sku_id: int, location_id: int, qty: int, now: datetime, *,
-            sku: str, location: str) -> Level:
-    """Move ``qty`` from available to reserved, if available (reservations never go negative)."""
-    stmt = (sa.update(stock_levels).where(_where(sku_id, location_id)).where(L.on_hand - L.reserved >= qty)
-            .values(reserved=L.reserved + qty, updated_at=now).returning(*RETURNED))
-    row = conn.execute(stmt).first()
-    if row is None:
-        raise short(conn, sku_id, location_id, qty, sku, location)
-    return Level(*row)
-
-
-def unreserve(conn: Connection, sku_id: int, location_id: int, qty: int, now: datetime, *,
-              ship: bool) -> Level:
-    """Give back a reservation; with ``ship`` the units also leave on_hand (the reservation is committed)."""
-    values: dict[str, Any] = {"reserved": L.reserved - qty, "updated_at": now}
-    if ship:
-        values["on_hand"] = L.on_hand - qty
-    stmt = sa.update(stock_levels).where(_where(sku_id, location_id)).values(**values).returning(*RETURNED)
-    return Level(*conn.execute(stmt).one())
-
-
-def add_incoming(conn: Connection, sku_id: int, location_id: int, qty: int, now: datetime) -> Level:
-    """Change ``incoming`` (units on approved purchase orders, not yet received) by ``qty``, which may be negative."""
-    ins = _insert(conn).values(sku_id=sku_id, location_id=location_id, on_hand=0, reserved=0, incoming=qty,
-                               updated_at=now)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["sku_id", "location_id"],
-        set_={"incoming": L.incoming + ins.excluded.incoming, "updated_at": ins.excluded.updated_at},
-    ).returning(*RETURNED)
-    return Level(*conn.execute(stmt).one())

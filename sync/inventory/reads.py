@@ -100,13 +100,17 @@ def list_movements(engine: Engine, catalog: Catalog, *, sku: str | None, locatio
                                    details=[{"field": "type", "problem": "unknown movement type"}])
         query = query.where(m.type == type_)
     if since is not None:
-        query = query.where(m.created_at >= _utc(since))
+        query = query.where(m.created_at >= _utc(since, "since"))
     if until is not None:
-        query = query.where(m.created_at < _utc(until))
+        query = query.where(m.created_at < _utc(until, "until"))
     with read_conn(engine) as conn:
         rows = list(conn.execute(query))
     return _page([movement_out(**r._asdict()) for r in rows], limit, "id")
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _utc(value: datetime, field: str) -> datetime:
+    try:  # 0001-01-01T00:00+23:59 is before year 1 in UTC
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValidationFailed(f"{field}: out of range in UTC",
+                               details=[{"field": field, "problem": "out of range"}]) from exc

@@ -62,7 +62,17 @@ def reconciliation(engine: Engine) -> dict[str, Any]:
             "ok": not drift and not negative and not ledger_without_level}
 
 
+MAX_PERIODS = 3660  # ten years of days, seventy of weeks: a wider range is refused, not built in memory
+
+
 def _periods(start: date, end: date, freq: str) -> list[date]:
+    count = {"D": (end - start).days + 1, "W-SUN": (end - start).days // 7 + 1}.get(
+        freq, (end.year - start.year) * 12 + end.month - start.month + 1)
+    if count > MAX_PERIODS:
+        raise ValidationFailed(
+            f"start..end: {count} periods of {freq}, more than {MAX_PERIODS}: "
+            "ask for a shorter range or a coarser freq",
+            details=[{"field": "start", "problem": f"range over {MAX_PERIODS} periods"}])
     return [ts.date() for ts in pd.date_range(start, end, freq=freq)]
 
 

@@ -1,5 +1,8 @@
 """Reservations: hold available stock for a while, then commit it (a shipment) or release it.
 
+Each is a movement plan (``store/plan.py``) run in the request's transaction: a step on ``reserved``
+(guarded like a shipment when reserving) plus an ``also`` that writes the reservation row.
+
 Status changes are conditional updates (``WHERE status = 'active'``), so a reservation is committed or
 released exactly once even when a client, a retry and the expiry sweeper race for it.
 """
@@ -14,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sync.errors import Conflict, NotFound
-from sync.inventory import levels
 from sync.inventory.catalog import Catalog, LocationRef, SkuRef
 from sync.inventory.db import read_conn, write_tx
-from sync.inventory.events import event_row, level_events, write_events
-from sync.inventory.ledger import record
+from sync.inventory.events import event_row, write_events
 from sync.inventory.schemas import ReservationIn
-from sync.inventory.serialize import level_out, reservation_out
+from sync.inventory.serialize import reservation_out
+from sync.inventory.store.plan import Applied, MovementPlan, Step
+from sync.inventory.store.sql import execute
 from sync.inventory.tables import reservations
 
 R = reservations.c
@@ -30,22 +33,20 @@ def create(conn: Connection, catalog: Catalog, body: ReservationIn) -> dict[str,
     now = datetime.now(UTC)
     sku = catalog.sku(body.sku, conn=conn)
     location = catalog.location(body.location, conn=conn)
-    level = levels.reserve(conn, sku.id, location.id, body.quantity, now, sku=sku.code, location=location.code)
     values = {"id": str(uuid.uuid4()), "sku_id": sku.id, "location_id": location.id, "quantity": body.quantity,
               "status": "active", "reference": body.reference, "movement_id": None,
               "expires_at": now + timedelta(seconds=body.ttl_seconds), "created_at": now, "closed_at": None}
-    conn.execute(sa.insert(reservations).values(**values))
-    row = conn.execute(sa.select(reservations).where(R.id == values["id"])).one()
-    out = reservation_out(row, sku.code, location.code)
-    level_dict = _level_dict(sku, location, level)
-    write_events(conn, [event_row("reservation.created", out, now),
-                        *level_events(level_dict, -body.quantity, sku.reorder_point, now,
-                                      {"reservation_id": out["id"], "type": "reserve"})])
-    return {"reservation": out, "level": level_dict}
 
+    def insert(conn: Connection, plan: MovementPlan, applied: list[Applied]) -> dict[str, Any]:
+        conn.execute(sa.insert(reservations).values(**values))
+        row = conn.execute(sa.select(reservations).where(R.id == values["id"])).one()
+        out = reservation_out(row, sku.code, location.code)
+        write_events(conn, [event_row("reservation.created", out, now)])
+        return {"reservation": out}
 
-def _level_dict(sku: SkuRef, location: LocationRef, level: levels.Level) -> dict[str, Any]:
-    return level_out(sku.code, location.code, level.on_hand, level.reserved, level.incoming, level.updated_at)
+    plan = MovementPlan((Step(sku, location, reserved=body.quantity),), now,
+                        cause={"reservation_id": values["id"], "type": "reserve"}, also=insert)
+    return execute(conn, plan)
 
 
 def _refs(conn: Connection, catalog: Catalog, row: Any) -> tuple[SkuRef, LocationRef]:
@@ -78,17 +79,19 @@ def commit(conn: Connection, catalog: Catalog, reservation_id: str, actor: str |
     row = _close(conn, reservation_id, "committed", now)
     sku, location = _refs(conn, catalog, row)
     qty = int(row.quantity)
-    level = levels.unreserve(conn, sku.id, location.id, qty, now, ship=True)
-    events: list[dict[str, Any]] = []
-    movement, level_dict = record(conn, type_="shipment", sku=sku, location=location, delta=-qty, level=level,
-                                  reason="reservation", reference=row.reference or f"reservation:{row.id}",
-                                  actor=actor, now=now, events=events, delta_available=0)
-    row = conn.execute(sa.update(reservations).where(R.id == row.id).values(movement_id=movement["id"])
-                       .returning(*reservations.c)).one()
-    out = reservation_out(row, sku.code, location.code)
-    events.append(event_row("reservation.committed", out, now))
-    write_events(conn, events)
-    return {"reservation": out, "movement": movement, "level": level_dict}
+
+    def link(conn: Connection, plan: MovementPlan, applied: list[Applied]) -> dict[str, Any]:
+        done = conn.execute(sa.update(reservations).where(R.id == row.id)
+                            .values(movement_id=applied[0].movement_id).returning(*reservations.c)).one()
+        out = reservation_out(done, sku.code, location.code)
+        write_events(conn, [event_row("reservation.committed", out, now)])
+        return {"reservation": out}
+
+    # the reserved units leave on_hand: available does not change, so no guard and no threshold event
+    plan = MovementPlan((Step(sku, location, on_hand=-qty, reserved=-qty, ledger_type="shipment"),), now,
+                        reason="reservation", reference=row.reference or f"reservation:{row.id}", actor=actor,
+                        also=link)
+    return execute(conn, plan)
 
 
 def release(conn: Connection, catalog: Catalog, reservation_id: str, *, expired: bool = False,
@@ -98,13 +101,12 @@ def release(conn: Connection, catalog: Catalog, reservation_id: str, *, expired:
     if row is None:
         return None
     sku, location = _refs(conn, catalog, row)
-    level = levels.unreserve(conn, sku.id, location.id, int(row.quantity), now, ship=False)
     out = reservation_out(row, sku.code, location.code)
-    level_dict = _level_dict(sku, location, level)
-    write_events(conn, [event_row("reservation.expired" if expired else "reservation.released", out, now),
-                        *level_events(level_dict, int(row.quantity), sku.reorder_point, now,
-                                      {"reservation_id": out["id"], "type": out["status"]})])
-    return {"reservation": out, "level": level_dict}
+    write_events(conn, [event_row("reservation.expired" if expired else "reservation.released", out, now)])
+    plan = MovementPlan((Step(sku, location, reserved=-int(row.quantity)),), now,
+                        cause={"reservation_id": out["id"], "type": out["status"]},
+                        also=lambda *_: {"reservation": out})
+    return execute(conn, plan)
 
 
 def get(engine: Engine, catalog: Catalog, reservation_id: str) -> dict[str, Any]:

@@ -9,9 +9,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
 
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
+#: The one set of bounds: the request bodies below and the CSV import (``csv_formats``) both use these.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+CODE_MAX = 64
+MAX_QUANTITY = 1_000_000_000
+MAX_MONEY = Decimal("9999999999.9999")  # Numeric(14, 4)
+NAME_MAX = 200
+REFERENCE_MAX = 200
+
+Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX, pattern=CODE_PATTERN)]
 
 
 def _not_bool(value: object) -> object:
@@ -20,7 +28,9 @@ def _not_bool(value: object) -> object:
     return value
 
 
-Quantity = Annotated[int, BeforeValidator(_not_bool), Field(gt=0, le=1_000_000_000, description="Whole units, > 0.")]
+#: Integers are strict: ``"5"`` and ``5.0`` are refused (the contract says integer), as are booleans.
+Count = Annotated[int, BeforeValidator(_not_bool), Strict()]
+Quantity = Annotated[Count, Field(gt=0, le=MAX_QUANTITY, description="Whole units, > 0.")]
 MovementType = Literal["receipt", "shipment", "adjustment", "transfer", "return"]
 ADJUSTMENT_REASONS = ("count_correction", "damaged", "lost", "theft", "expired", "found", "write_off", "other")
 
@@ -28,18 +38,27 @@ ADJUSTMENT_REASONS = ("count_correction", "damaged", "lost", "theft", "expired",
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL refuses NUL, SQLite would keep it
+            raise ValueError("must not contain a NUL character")
+        return value
+
 
 class SkuIn(_Body):
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
     unit: Annotated[str, Field(min_length=1, max_length=16)] = "each"
-    unit_cost: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal(0)
-    price: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal(0)
-    reorder_point: Annotated[int, Field(ge=0)] = 0
-    min_qty: Annotated[int, Field(ge=0)] = 0
-    max_qty: Annotated[int | None, Field(ge=0)] = None
-    supplier: Annotated[str | None, Field(max_length=200)] = None
-    lead_time_days: Annotated[int, Field(ge=0, le=3650)] = 14
+    unit_cost: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, max_digits=14, decimal_places=4,
+                                        allow_inf_nan=False)] = Decimal(0)
+    price: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, max_digits=14, decimal_places=4,
+                                    allow_inf_nan=False)] = Decimal(0)
+    reorder_point: Annotated[Count, Field(ge=0, le=MAX_QUANTITY)] = 0
+    min_qty: Annotated[Count, Field(ge=0, le=MAX_QUANTITY)] = 0
+    max_qty: Annotated[Count | None, Field(ge=0, le=MAX_QUANTITY)] = None
+    supplier: Annotated[str | None, Field(max_length=NAME_MAX)] = None
+    lead_time_days: Annotated[Count, Field(ge=0, le=3650)] = 14
 
     @model_validator(mode="after")
     def _min_below_max(self) -> SkuIn:
@@ -50,7 +69,7 @@ class SkuIn(_Body):
 
 class LocationIn(_Body):
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
     allow_negative: bool = False
 
 
@@ -64,7 +83,7 @@ class MovementIn(_Body):
         None, description="Adjustments only: whether on_hand goes up or down by `quantity`."
     )
     reason: Annotated[str | None, Field(max_length=64)] = None
-    reference: Annotated[str | None, Field(max_length=200)] = None
+    reference: Annotated[str | None, Field(max_length=REFERENCE_MAX)] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> MovementIn:
@@ -89,5 +108,5 @@ class ReservationIn(_Body):
     sku: Code
     location: Code
     quantity: Quantity
-    ttl_seconds: Annotated[float, Field(gt=0, le=30 * 24 * 3600)] = 900
-    reference: Annotated[str | None, Field(max_length=200)] = None
+    ttl_seconds: Annotated[float, Field(gt=0, le=30 * 24 * 3600, allow_inf_nan=False)] = 900
+    reference: Annotated[str | None, Field(max_length=REFERENCE_MAX)] = None

@@ -72,6 +72,7 @@ def explain_forecast_route(body: schemas.ForecastRequest, request: Request) -> d
         if body.sku is not None:
             raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
                                    details=[{"field": "sku", "problem": "not allowed with history"}])
+        schemas.check_history_span(body.history, body.freq)
         history = schemas.history_frame(body.history)
     else:
         history = demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)

@@ -4,19 +4,37 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictFloat, StrictInt, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    WithJsonSchema,
+)
+
+from sync.errors import ValidationFailed
+from sync.ml.validation import MAX_FEATURE_MAGNITUDE, check_quantiles
 
 
 def _number(value: Any) -> float:
-    """JSON numbers and booleans only: "50" or null is an error that names the field."""
-    if isinstance(value, bool | int | float) and math.isfinite(float(value)):
-        return float(value)
-    raise ValueError("must be a finite number")
+    """JSON numbers only: "50", null or true is an error that names the field; so is a value past the bound."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        if abs(value) <= MAX_FEATURE_MAGNITUDE:
+            return float(value)
+        raise ValueError(f"must be a number between -{MAX_FEATURE_MAGNITUDE:g} and {MAX_FEATURE_MAGNITUDE:g}")
+    raise ValueError("must be a number")
 
 
-Number = Annotated[float, PlainValidator(_number), WithJsonSchema({"type": "number"})]
+Number = Annotated[float, PlainValidator(_number), WithJsonSchema(
+    {"type": "number", "minimum": -MAX_FEATURE_MAGNITUDE, "maximum": MAX_FEATURE_MAGNITUDE})]
 Row = dict[str, Number | None]
 ModelName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -74,38 +92,84 @@ class AnomaliesRequest(_Body):
 
 
 class RollbackRequest(_Body):
-    version: Annotated[int, Field(ge=1)] | None = Field(None, description="Default: the version before current.")
+    version: Annotated[StrictInt, Field(ge=1)] | None = Field(None, description="Default: the version before current.")
+
+
+#: history dates a forecast accepts: well inside pandas' nanosecond range (1677-09-21 to 2262-04-11),
+#: with room for the horizon past the last date
+HISTORY_START = dt.date(1900, 1, 1)
+HISTORY_END = dt.date(2200, 12, 31)
+
+
+def _history_date(value: dt.date) -> dt.date:
+    if not HISTORY_START <= value <= HISTORY_END:
+        raise ValueError(f"must be between {HISTORY_START} and {HISTORY_END}")
+    return value
 
 
 class HistoryRow(_Body):
     sku: Annotated[str, Field(min_length=1, max_length=64)]
-    date: dt.date
-    quantity: Annotated[StrictFloat | StrictInt, Field(ge=0, description="Units demanded (not net of returns).")]
-    price: StrictFloat | StrictInt | None = None
-    promotion: StrictFloat | StrictInt | StrictBool | None = None
-    orders: Annotated[StrictInt, Field(ge=0)] | None = Field(
+    date: Annotated[dt.date, AfterValidator(_history_date)] = Field(
+        description=f"Period date, between {HISTORY_START} and {HISTORY_END}.")
+    quantity: Annotated[StrictFloat | StrictInt, Field(ge=0, le=MAX_FEATURE_MAGNITUDE,
+                                                       description="Units demanded (not net of returns).")]
+    price: Annotated[StrictFloat | StrictInt, Field(ge=-MAX_FEATURE_MAGNITUDE, le=MAX_FEATURE_MAGNITUDE)] | None = None
+    promotion: Annotated[StrictFloat | StrictInt, Field(ge=-MAX_FEATURE_MAGNITUDE, le=MAX_FEATURE_MAGNITUDE)] | \
+        StrictBool | None = None
+    orders: Annotated[StrictInt, Field(ge=0, le=MAX_FEATURE_MAGNITUDE)] | None = Field(
         None, description="Distinct orders (invoices) behind the quantity: tells a one-off bulk order "
                           "from broad demand.")
 
 
 History = Annotated[list[HistoryRow], Field(min_length=1, max_length=2_000_000)]
 
+#: Period lengths the forecaster is built and tested for (weekly, any anchor, and daily). Monthly and
+#: quarterly periods failed inside it with a 500, hourly ones too; they are refused here instead.
+Freq = Literal["W", "W-SUN", "W-MON", "W-TUE", "W-WED", "W-THU", "W-FRI", "W-SAT", "D"]
+#: most periods a history may span (first to last date): 100 years of weeks, 14 of days
+MAX_HISTORY_PERIODS = 5200
+_DAYS_PER_PERIOD = {"D": 1}
+
+
+def check_history_span(rows: list[HistoryRow], freq: str) -> None:
+    """A 422 naming ``history`` when its dates span more periods than a forecast is built for.
+
+    Computed on ``datetime.date`` (pandas' nanosecond timedelta ends at 292 years: 1900 to 2200 was a 500).
+    """
+    first = min(r.date for r in rows)
+    last = max(r.date for r in rows)
+    periods = (last - first).days // _DAYS_PER_PERIOD.get(freq, 7) + 1
+    if periods > MAX_HISTORY_PERIODS:
+        raise ValidationFailed(
+            f"history spans {first} to {last}: {periods} periods of {freq}, more than {MAX_HISTORY_PERIODS}",
+            details=[{"field": "history", "problem": f"spans more than {MAX_HISTORY_PERIODS} periods"}])
+
+
+def _quantiles(values: list[float]) -> list[float]:
+    try:
+        check_quantiles(values)
+    except ValueError as exc:  # ValidationFailed: pydantic names the field
+        raise ValueError(str(exc).removeprefix("quantiles: ")) from exc
+    return values
+
 
 class ForecastRequest(_Body):
     history: History | None = Field(None, description="Omitted: read from the inventory service.")
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="With history omitted: forecast only this SKU.")
-    horizon: Annotated[int, Field(ge=1, le=104)]
-    freq: str = "W-SUN"
-    quantiles: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(max_length=9)] = [0.9]
+    horizon: Annotated[StrictInt, Field(ge=1, le=104)]
+    freq: Freq = "W-SUN"
+    quantiles: Annotated[list[Annotated[StrictFloat, Field(gt=0, lt=1)]], Field(max_length=9),
+                         AfterValidator(_quantiles)] = Field(
+        [0.9], description="Each gets a column q{round(100*q)}; the columns must be distinct and between q1 and q99.")
 
 
 class BacktestRequest(_Body):
     history: History | None = Field(None, description="Omitted: read from the inventory service.")
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    horizon: Annotated[int, Field(ge=1, le=104)]
-    windows: Annotated[int, Field(ge=1, le=12)] = 3
-    freq: str = "W-SUN"
+    horizon: Annotated[StrictInt, Field(ge=1, le=104)]
+    windows: Annotated[StrictInt, Field(ge=1, le=12)] = 3
+    freq: Freq = "W-SUN"
 
 
 def history_frame(rows: list[HistoryRow]) -> Any:
@@ -117,3 +181,33 @@ def history_frame(rows: list[HistoryRow]) -> Any:
         if frame[column].isna().all():
             frame = frame.drop(columns=column)
     return frame
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. validation_error, not_found.")
+    message: str = Field(description="What went wrong, naming the field or resource.")
+    details: Any = Field(None, description="Structured details: the fields at fault, the resource asked for.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error this service answers: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorBody
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request.",
+    401: "Admin route without a bearer token (ADMIN_TOKEN set).",
+    403: "Admin route with a wrong token, or from a remote caller without ADMIN_TOKEN.",
+    404: "Unknown model, saved version or SKU (named in the message).",
+    409: "Conflict: the model is not trained, a stored model failed verification, or an Idempotency-Key "
+         "was reused with another body.",
+    413: "Request body too large.",
+    422: "Invalid input; details name each field at fault.",
+    503: "The service is still starting, or a dependency (the inventory service) cannot answer.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route's error statuses, all in the one error shape."""
+    return {status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}

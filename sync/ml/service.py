@@ -17,19 +17,19 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Body, Depends, FastAPI, Request
+from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from sync import __version__
-from sync.errors import UpstreamUnavailable, ValidationFailed
-from sync.ml import schemas
+from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
+from sync.ml import idempotency, schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
 from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
 from sync.ml.routes_learning import router as learning_router
 from sync.ml.routes_replenishment import router as replenishment_router
-from sync.ml.startup import prepare, save_training_data
+from sync.ml.startup import prepare
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
 
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ml = MLInventoryIntelligence(settings=settings)
+        app.state.recovered = idempotency.recover(ml.store, settings.ML_TRAINING_DATA_PATH)
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
         instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
@@ -105,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                  "path": str(settings.ML_MODEL_PATH)},
                                  "models": {"status": "degraded" if degraded else "ok", "models": models}}}
 
-    @app.post("/predict", response_model=schemas.PredictResponse)
+    @app.post("/predict", response_model=schemas.PredictResponse,
+              responses=schemas.errors(400, 404, 409, 413, 422, 503))
     async def predict(body: schemas.PredictRequest, ml: ML) -> dict[str, Any]:
         model = ml.models.get(body.model_name)
         if model is not None and model.fitted_ is not None and model.fitted_.fast is None:
@@ -115,56 +117,99 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             result = ml.predict(body.model_name, body.features)  # sub-millisecond: cheaper than a thread hop
         return dict(result.to_dict(), cached=result.cached)
 
-    @app.post("/predict/batch", response_model=schemas.BatchPredictResponse)
+    @app.post("/predict/batch", response_model=schemas.BatchPredictResponse,
+              responses=schemas.errors(400, 404, 409, 413, 422, 503))
     def predict_batch(body: schemas.BatchPredictRequest, ml: ML) -> dict[str, Any]:
         results = ml.predict_batch(body.model_name, body.rows)
         return {"model_name": body.model_name, "model_version": results[0].model_version,
                 "predictions": [{"prediction": r.prediction, "confidence": r.confidence, "lower": r.lower,
                                  "upper": r.upper} for r in results]}
 
-    @app.post("/train")
-    def train(body: schemas.TrainRequest, ml: ML) -> dict[str, Any]:
+    @app.post("/train", responses=schemas.errors(400, 404, 409, 413, 422, 503))
+    def train(body: schemas.TrainRequest, ml: ML, response: Response,
+              idempotency_key: Annotated[str | None, Header(
+                  description="Makes a retry safe: the same key and body answer the first result and train "
+                              "nothing; the same key with another body is a 409. Kept next to the models.")] = None,
+              ) -> dict[str, Any]:
         model = ml._model(body.model_name)
         data_type = body.data_type or model.training_data_type
+        key = idempotency.check_key(idempotency_key)
+        keys = idempotency.TrainKeys(ml.store, settings.ML_TRAINING_DATA_PATH)
+        fp = idempotency.fingerprint(body.model_dump(mode="json")) if key else ""
         with train_lock:
+            if key is not None:
+                replayed = keys.replay(key, fp, body.model_name)
+                if replayed is not None:
+                    response.headers["Idempotent-Replayed"] = "true"
+                    return _jsonable(replayed)  # type: ignore[no-any-return]
             previous = ml.training_data.get(data_type)
-            if body.data is not None:
-                if not body.data:
-                    raise ValidationFailed("data: no rows", details={"field": "data"})
-                if body.replace:
-                    ml.training_data.pop(data_type, None)
-                ml.add_training_data(data_type, _frame(body.data, "data"))
+            staged = None
+            tag: dict[str, Any] = {}
             try:
-                ml.train_model(body.model_name, data_type)
+                if body.data is not None:
+                    if not body.data:
+                        raise ValidationFailed("data: no rows", details={"field": "data"})
+                    if body.replace:
+                        ml.training_data.pop(data_type, None)
+                    ml.add_training_data(data_type, _frame(body.data, "data"))
+                if key is not None:
+                    tag = {"idempotency": {"key_sha256": idempotency.key_hash(key), "fingerprint": fp,
+                                           "data_type": data_type}}
+                    if body.data is not None:  # staged before the commit point, moved in after it
+                        staged = keys.stage(data_type, key, ml.training_data[data_type])
+                with ml.store.tagging(tag):
+                    ml.train_model(body.model_name, data_type)
             except BaseException:
                 if previous is None:  # leave the held rows as they were before a failed request
                     ml.training_data.pop(data_type, None)
                 else:
                     ml.training_data[data_type] = previous
+                if staged is not None:
+                    staged.unlink(missing_ok=True)
                 raise
-            if body.data is not None:
-                save_training_data(ml, settings.ML_TRAINING_DATA_PATH, data_type)
-        fitted = ml.models[body.model_name].fitted_
-        meta = fitted.metadata
-        return _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
-                          "model_version": fitted.version_label, "rows": meta["n_rows"], "metrics": meta["metrics"],
-                          "selection": meta["selection"], "training_time_s": meta["training_time_s"]})
+            if staged is not None:
+                keys.finish(data_type, idempotency.key_hash(key))  # type: ignore[arg-type]
+            elif body.data is not None:
+                idempotency.write_csv(ml.training_data[data_type],
+                                      settings.ML_TRAINING_DATA_PATH / f"{data_type}.csv")
+            fitted = ml.models[body.model_name].fitted_
+            meta = fitted.metadata
+            result = _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
+                                "model_version": fitted.version_label, "rows": meta["n_rows"],
+                                "metrics": meta["metrics"], "selection": meta["selection"],
+                                "training_time_s": meta["training_time_s"]})
+            if key is not None:
+                keys.save(key, fp, result)
+        return result  # type: ignore[no-any-return]
 
-    @app.post("/optimize")
+    @app.post("/optimize", responses=schemas.errors(400, 413, 422, 503))
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
         return _jsonable(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
 
-    @app.get("/report")
-    def report(ml: ML) -> dict[str, Any]:
-        return _jsonable(ml.generate_ml_report())
+    async def has_admin_token(request: Request) -> bool:
+        """Whether the caller proves admin rights (the admin token, or an admin-scoped JWT)."""
+        try:
+            await require_admin(request)
+        except (Unauthorized, Forbidden):
+            return False
+        return True
 
-    @app.post("/anomalies")
+    @app.get("/report", responses=schemas.errors(503))
+    async def report(request: Request, ml: ML) -> dict[str, Any]:
+        """Per-model metrics, drift and training facts; library versions only with the admin token."""
+        body = await run_in_threadpool(ml.generate_ml_report)
+        if not await has_admin_token(request):
+            for section in body["models"].values():
+                section.pop("library_versions", None)
+        return _jsonable(body)
+
+    @app.post("/anomalies", responses=schemas.errors(400, 413, 422, 503))
     def anomalies(body: schemas.AnomaliesRequest, ml: ML) -> dict[str, Any]:
         found = ml.detect_anomalies(_frame(body.rows, "rows"), body.columns)
         return _jsonable({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
                           "anomalies": found})
 
-    @app.get("/models")
+    @app.get("/models", responses=schemas.errors(503))
     def models(ml: ML) -> dict[str, Any]:
         items = []
         for name, model in ml.models.items():
@@ -175,7 +220,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "saved_versions": ml.model_versions(name)})
         return _jsonable({"items": items})
 
-    @app.post("/models/{name}/rollback", dependencies=[Depends(require_admin)])
+    @app.post("/models/{name}/rollback", dependencies=[Depends(require_admin)],
+              responses=schemas.errors(400, 401, 403, 404, 409, 413, 422, 503))
     def rollback(name: schemas.ModelName, ml: ML,
                  body: Annotated[schemas.RollbackRequest | None, Body()] = None) -> dict[str, Any]:
         ml._model(name)
@@ -187,17 +233,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if body.sku is not None:
                 raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
                                        details=[{"field": "sku", "problem": "not allowed with history"}])
+            schemas.check_history_span(body.history, body.freq)
             return schemas.history_frame(body.history)
         return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
 
-    @app.post("/forecast")
-    def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
-        frame = ml.forecast_demand(history(body), body.horizon, freq=body.freq,
-                                   quantiles=tuple(body.quantiles), progress=False)
-        frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date.astype(str))
-        return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records")})
+    forecast_cache: list[Any] = []  # the ForecastCache, made on first use (imports the forecasting stack)
 
-    @app.post("/backtest")
+    def forecasts() -> Any:
+        if not forecast_cache:
+            from sync.ml.forecasting.cache import ForecastCache
+
+            forecast_cache.append(ForecastCache())
+        return forecast_cache[0]
+
+    @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 503))
+    def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
+        # One answer per SKU: a request for one SKU gets that SKU's rows of the whole panel's forecast
+        # (fitted once per distinct data, see sync/ml/forecasting/cache.py), not a fit on its rows alone.
+        if body.history is None and body.sku is not None:  # an unknown SKU is a 404 naming it (the inventory says)
+            demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
+        data = history(body) if body.history is not None else demand_history(
+            settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT)
+        result = forecasts().forecast(data, body.horizon, freq=body.freq, quantiles=tuple(body.quantiles),
+                                    sku=body.sku)
+        frame = result.frame.assign(date=pd.to_datetime(result.frame["date"]).dt.date.astype(str))
+        return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
+                          "fit": result.info.as_dict() | {"cached": result.cached}})
+
+    @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 503))
     def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
         result = ml.backtest(history(body), body.horizon, body.windows, body.freq, progress=False)
         metrics = getattr(result, "metrics", result)

@@ -7,8 +7,6 @@ Training data the service was sent is kept as CSV under ML_TRAINING_DATA_PATH an
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pandas as pd
 from sync.errors import SyncError
 from sync.ml.bootstrap import bootstrap_frames
 from sync.ml.builtins import BUILTIN_DATA_TYPES
+from sync.ml.idempotency import write_csv
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.validation import NAME_PATTERN
 
@@ -38,16 +37,8 @@ def load_training_data(ml: MLInventoryIntelligence, folder: Path) -> list[str]:
 
 
 def save_training_data(ml: MLInventoryIntelligence, folder: Path, data_type: str) -> None:
-    """Write the rows held for ``data_type`` (tmp file + rename, never half a file)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{data_type}.", suffix=".csv")
-    os.close(fd)
-    try:
-        ml.training_data[data_type].to_csv(tmp, index=False)
-        os.replace(tmp, folder / f"{data_type}.csv")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the rows held for ``data_type`` (tmp file + fsync + rename, never half a file)."""
+    write_csv(ml.training_data[data_type], folder / f"{data_type}.csv")
 
 
 def prepare(ml: MLInventoryIntelligence, training_data_path: Path) -> dict[str, Any]:

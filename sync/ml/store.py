@@ -4,7 +4,8 @@ Layout: ``{root}/{model}/v0001.skops`` (the fitted pipeline, skops format: no pi
 ``v0001.json`` (metadata: metrics, data hash, library versions, artifact SHA-256 and, with
 ``ML_MODEL_SIGNING_KEY``, an HMAC) and ``CURRENT`` (the version served). Loading checks the hash
 (and HMAC) first, then lets skops build only the types on an explicit allowlist. Files are written
-to a temporary name and renamed, so a crash never leaves half a version.
+to a temporary name, fsynced and renamed, so a crash never leaves half a version; temporary files a
+killed process left behind are removed by :meth:`ModelStore.clean_temp_files` on start.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,10 @@ ALLOWED_TYPES = frozenset({
 })
 _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
 _ANY_VERSION_FILE = re.compile(r"^v(\d{4,})\.(json|skops)$")
+#: names of the temporary files this module writes (``.artifact.*`` and ``.{final name}.*``)
+_TEMP_FILE = re.compile(r"^\.(artifact|v\d{4,}\.json|CURRENT)\.")
+#: extra metadata for the versions saved in the current context (see ModelStore.tagging)
+_EXTRA_METADATA: ContextVar[dict[str, Any] | None] = ContextVar("model_store_extra_metadata", default=None)
 
 
 class ModelIntegrityError(SyncError):
@@ -51,6 +59,26 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: temporary file, fsync, rename, fsync of the folder."""
+    _atomic_write(path, data)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class ModelStore:
@@ -64,6 +92,32 @@ class ModelStore:
 
     def _dir(self, name: str) -> Path:
         return self.root / check_name(name, "model_name")
+
+    @staticmethod
+    @contextmanager
+    def tagging(extra: dict[str, Any]) -> Iterator[None]:
+        """Versions saved inside this block (in this thread or task) carry ``extra`` in their metadata.
+
+        The ML service tags a version with the Idempotency-Key of the request that trained it: the
+        version's metadata file is then the one durable record that the request's training happened.
+        """
+        token = _EXTRA_METADATA.set(extra)
+        try:
+            yield
+        finally:
+            _EXTRA_METADATA.reset(token)
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove the temporary files a killed process left (never a version, its metadata or CURRENT)."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for folder in (p for p in self.root.iterdir() if p.is_dir()):
+            for path in folder.iterdir():
+                if path.is_file() and _TEMP_FILE.match(path.name):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        return removed
 
     def _sign(self, blob: bytes) -> str | None:
         return hmac.new(self.signing_key, blob, hashlib.sha256).hexdigest() if self.signing_key else None
@@ -80,7 +134,7 @@ class ModelStore:
             try:
                 return int(json.loads(pointer.read_text())["version"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise ModelIntegrityError(f"{pointer} is not a version pointer this system wrote") from exc
+                raise ModelIntegrityError(f"{name}/CURRENT is not a version pointer this system wrote") from exc
         versions = self.versions(name)
         return versions[-1] if versions else None
 
@@ -96,7 +150,7 @@ class ModelStore:
         folder = self._dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         version, artifact = self._claim(folder, blob)
-        meta = dict(metadata, version=version, artifact=artifact.name,
+        meta = dict(metadata, **(_EXTRA_METADATA.get() or {}), version=version, artifact=artifact.name,
                     sha256=hashlib.sha256(blob).hexdigest(), hmac_sha256=self._sign(blob))
         _atomic_write(folder / f"v{version:04d}.json", json.dumps(meta, indent=1).encode())
         self._point(name, version)
@@ -138,9 +192,9 @@ class ModelStore:
         try:
             meta = json.loads(path.read_text())
         except ValueError as exc:
-            raise ModelIntegrityError(f"metadata {path} is not valid JSON") from exc
+            raise ModelIntegrityError(f"metadata {name}/{path.name} is not valid JSON") from exc
         if not isinstance(meta, dict):
-            raise ModelIntegrityError(f"metadata {path} is not an object")
+            raise ModelIntegrityError(f"metadata {name}/{path.name} is not an object")
         return meta
 
     def load(self, name: str, version: int | None = None) -> tuple[Any, dict[str, Any]]:
@@ -148,13 +202,14 @@ class ModelStore:
         if version is None:
             version = self.current_version(name)
             if version is None:
-                raise NotFound(f"model {name!r} has no saved versions under {self.root}",
+                raise NotFound(f"model {name!r} has no saved versions",
                                details={"model_name": name})
         meta = self.metadata(name, version)
-        artifact = self._dir(name) / f"v{version:04d}.skops"
-        if meta.get("artifact") != artifact.name or not artifact.is_file():
+        path = self._dir(name) / f"v{version:04d}.skops"
+        artifact = f"{name}/{path.name}"  # errors name the file below ML_MODEL_PATH, not the server's layout
+        if meta.get("artifact") != path.name or not path.is_file():
             raise ModelIntegrityError(f"{artifact} is missing or not the artifact its metadata names")
-        blob = artifact.read_bytes()
+        blob = path.read_bytes()
         if not hmac.compare_digest(hashlib.sha256(blob).hexdigest(), str(meta.get("sha256", ""))):
             raise ModelIntegrityError(
                 f"refusing to load {artifact}: its SHA-256 does not match the one recorded when it was saved "
@@ -175,7 +230,7 @@ class ModelStore:
         try:
             pipeline = sio.loads(blob, trusted=list(untrusted))
         except Exception as exc:
-            raise ModelIntegrityError(f"refusing to load {artifact}: {exc}") from exc
+            raise ModelIntegrityError(f"refusing to load {artifact}: {exc.__class__.__name__}") from exc
         return pipeline, meta
 
     def rollback(self, name: str, version: int | None = None) -> int:

@@ -57,9 +57,20 @@ class FittedModel:
         return f"v{self.version}" if self.version is not None else f"unsaved-{self.uid[:8]}"
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        if self.fast is not None:
-            return self.fast(X)
-        return np.asarray(self.pipeline.predict(X), dtype=np.float64).reshape(-1)
+        """Predictions for the rows of ``X``; a row the model gives no finite number for is refused (422)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.fast is not None:
+                values = self.fast(X)
+            else:
+                values = np.asarray(self.pipeline.predict(X), dtype=np.float64).reshape(-1)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            name = self.metadata.get("model_name")
+            raise ValidationFailed(
+                f"model {name!r} gives no finite prediction for {len(bad)} of {len(values)} rows "
+                f"(first: row {int(bad[0])}); their feature values are too extreme for it",
+                details={"rows": bad[:20].tolist(), "model_name": name})
+        return values
 
     def saved_metadata(self) -> dict[str, Any]:
         return dict(self.metadata, calibration=self.calibration.to_dict())

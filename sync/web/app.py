@@ -12,7 +12,8 @@ from fastapi import FastAPI, Request
 from sync.errors import Forbidden, Unauthorized
 from sync.settings import Settings
 from sync.web.body_limit import BodySizeLimit
-from sync.web.errors import install_error_handlers
+from sync.web.errors import document_error_responses, install_error_handlers
+from sync.web.input_guards import DuplicateKeyGuard, NulGuard
 from sync.web.metrics import install_metrics
 
 
@@ -20,19 +21,33 @@ def create_service_app(
     *, title: str, settings: Settings, version: str = "0.1.0", lifespan: Callable[..., Any] | None = None,
     description: str = "", body_limit_overrides: dict[str, int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the shared error handlers and request-size limit installed.
+    """A FastAPI app with the shared error handlers, request-size limit, NUL and duplicate-JSON-key guards and
+    documented error responses (``sync.web.errors.document_error_responses``) installed.
 
     ``body_limit_overrides`` maps exact paths (an upload route) to their own body limit.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(DuplicateKeyGuard)  # inside the size limit: it reads bodies already bounded
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES, overrides=body_limit_overrides)
     install_metrics(app, title)  # outermost: times every answer, the body limit's 413 included
+    build_openapi = app.openapi
+    documented: list[dict[str, Any]] = []  # the document FastAPI cached, once the errors are in it
+
+    def openapi() -> dict[str, Any]:
+        built = build_openapi()
+        if not documented or documented[0] is not built:  # a new document (first call, or routes changed)
+            documented[:] = [document_error_responses(app, built)]
+        return built
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
 def is_loopback(host: str | None) -> bool:
+    """Kept for the gateway's own admin rule; the services' admin routes never look at the address."""
     if not host:
         return False
     try:
@@ -41,22 +56,41 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def require_admin(request: Request) -> None:
-    """FastAPI dependency for admin routes.
+def _verifier(request: Request) -> Any:
+    """The JWT verifier for this app, built on first use (None when no JWT key is configured)."""
+    state = request.app.state
+    if not hasattr(state, "admin_jwt_verifier"):
+        from sync.gateway.auth import TokenVerifier
 
-    With ``ADMIN_TOKEN`` set the caller must send ``Authorization: Bearer <token>``; without it only
-    loopback callers are admitted (a fresh ``make run`` is usable, a remote caller is not).
+        verifier = TokenVerifier(state.settings)
+        state.admin_jwt_verifier = verifier if verifier.enabled else None
+    return state.admin_jwt_verifier
+
+
+async def require_admin(request: Request) -> None:
+    """FastAPI dependency for the services' admin routes: ``Authorization: Bearer <token>`` where the
+    token is ``ADMIN_TOKEN``, or (with JWT configured) a JWT carrying the ``JWT_ADMIN_SCOPE`` scope.
+
+    The caller's address proves nothing: behind the gateway every request comes from loopback. Without
+    ``ADMIN_TOKEN`` and without JWT the admin routes are closed; ``inventory-system up`` / ``serve`` set
+    a per-install token (``sync/web/admin_token.py``), so a fresh ``make run`` has one.
     """
     settings: Settings = request.app.state.settings
     expected = settings.ADMIN_TOKEN.get_secret_value() if settings.ADMIN_TOKEN else None
-    if expected:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("admin route: send Authorization: Bearer <ADMIN_TOKEN>")
-        if not hmac.compare_digest(token.encode(), expected.encode()):
-            raise Forbidden("admin route: the token is not the admin token")
+    verifier = _verifier(request)
+    if not expected and verifier is None:
+        raise Forbidden("admin route: no ADMIN_TOKEN is configured, so admin routes are closed "
+                        "(inventory-system up/serve create one in var/admin-token)")
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("admin route: send Authorization: Bearer <ADMIN_TOKEN> (or an admin-scoped JWT)")
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return
-    client = request.client.host if request.client else None
-    if not is_loopback(client):
-        raise Forbidden("admin route: ADMIN_TOKEN is not configured, so only loopback callers are admitted")
+    if verifier is not None and token.count(".") == 2:
+        principal = await verifier.verify(token)  # Unauthorized when invalid or expired
+        if principal.has_scope(settings.JWT_ADMIN_SCOPE):
+            return
+        raise Forbidden(f"admin route: the token lacks the {settings.JWT_ADMIN_SCOPE!r} scope")
+    raise Forbidden("admin route: the token is not the admin token")

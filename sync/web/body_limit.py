@@ -1,4 +1,8 @@
-"""ASGI middleware refusing request bodies over a size limit with 413, before the app reads them."""
+"""ASGI middleware refusing request bodies over a size limit with 413, before the app reads them.
+
+A declared ``Content-Length`` over the limit is refused at once; a body without one (chunked) is
+counted as it arrives and refused with 413 as soon as it passes the limit.
+"""
 
 from __future__ import annotations
 
@@ -34,19 +38,29 @@ class BodySizeLimit:
                     await self._refuse(send, max_bytes)
                     return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > max_bytes:
+                    # Answer 413 now: FastAPI turns any error while it reads the body into a 400, so the
+                    # app is told the client left and whatever it answers after this is dropped.
+                    if not started:
+                        refused = True
+                        await self._refuse(send, max_bytes)
+                        return {"type": "http.disconnect"}
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -54,8 +68,11 @@ class BodySizeLimit:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
-            if not started:
+            if not started and not refused:
                 await self._refuse(send, max_bytes)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, send: Send, max_bytes: int) -> None:
         body = json.dumps(

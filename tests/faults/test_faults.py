@@ -203,7 +203,8 @@ def test_redis_stopped_and_hung_under_gateway_load(workdir: Path, machine_databa
 
 
 class _Trickler:
-    """An upstream that accepts, then sends one byte every 2 s: headers never finish."""
+    """An upstream whose ``/health`` answers at once (so the gateway routes to it), while every other request
+    gets one byte every 2 s: its headers never finish."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -224,6 +225,15 @@ class _Trickler:
 
     def _trickle(self, conn: socket.socket) -> None:
         with conn:
+            conn.settimeout(5)
+            try:
+                head = conn.recv(65536)
+            except OSError:
+                return
+            if head.startswith(b"GET /health "):
+                conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n'
+                             b'Connection: close\r\n\r\n{"status":"ok"}')
+                return
             for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[:15]:
                 if self.stopped.wait(2):
                     return

@@ -27,7 +27,11 @@ STATUSES: Counter[tuple[str, int]] = Counter()
 
 @pytest.fixture(scope="session")
 def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("fuzz"), {"ADMIN_TOKEN": ADMIN_TOKEN, "LOG_LEVEL": "WARNING"}) as stack:
+    # limits out of the way: the suite checks how input is handled, not how many requests a minute are admitted
+    # and the gateway's timeout above what a whole-catalogue simulation takes on a busy 2-core machine
+    env = {"ADMIN_TOKEN": ADMIN_TOKEN, "LOG_LEVEL": "WARNING", "RATE_LIMIT_DEFAULT_PER_MINUTE": "10000000",
+           "RATE_LIMIT_DEFAULT_PER_HOUR": "10000000", "GATEWAY_TIMEOUT": "180"}
+    with running_stack(tmp_path_factory.mktemp("fuzz"), env) as stack:
         yield stack
 
 

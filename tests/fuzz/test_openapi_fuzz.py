@@ -3,7 +3,8 @@
 Every operation of every service is called with generated input, valid by its schema and deliberately invalid,
 directly and through the gateway. A case fails on any 5xx, a status the operation does not document, a body
 that breaks the documented schema, or a wrong content type. Bounded: ``FUZZ_MAX_EXAMPLES`` cases per operation,
-generation mode and target (12 by default), from a fixed seed (``FUZZ_SEED``) so a failure reproduces; the
+generation mode and target (12 by default; a quarter of that for the operations that forecast the whole
+catalogue), from a fixed seed (``FUZZ_SEED``) so a failure reproduces; the
 terminal summary prints the seed and the counts. All failures of a target are reported together, each with a
 curl command that reproduces it.
 """
@@ -29,6 +30,9 @@ CHECKS = [
     checks.content_type_conformance,
 ]
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+#: operations that forecast the whole catalogue per call: fewer cases, so the suite stays within minutes
+HEAVY = {"POST /forecast", "POST /backtest", "POST /simulate", "POST /plan", "POST /train"}
+HEAVY_EXAMPLES = max(MAX_EXAMPLES // 4, 2)
 FUZZ_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
@@ -48,7 +52,7 @@ def _fuzz(schema: schemathesis.BaseSchema, base_url: str, target: str) -> list[s
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @seed(SEED)
-            @FUZZ_SETTINGS
+            @settings(FUZZ_SETTINGS, max_examples=HEAVY_EXAMPLES if operation.label in HEAVY else MAX_EXAMPLES)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case: schemathesis.Case) -> None:
                 response = case.call(base_url=base_url, session=session, headers=HEADERS, timeout=60)

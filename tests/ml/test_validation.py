@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.errors import ValidationFailed
-from sync.ml.validation import feature_row
+from sync.ml.validation import MAX_FEATURE_MAGNITUDE, feature_row
 
 COLUMNS = ["historical_demand", "seasonality", "trend", "price", "promotions"]
-numbers = st.one_of(st.integers(-10**9, 10**9), st.floats(allow_nan=False, allow_infinity=False), st.booleans())
+numbers = st.one_of(st.integers(-10**9, 10**9), st.booleans(),
+                    st.floats(-MAX_FEATURE_MAGNITUDE, MAX_FEATURE_MAGNITUDE, allow_nan=False, allow_infinity=False))
 anything = st.one_of(numbers, st.none(), st.text(max_size=5), st.floats(), st.lists(st.integers(), max_size=2))
 
 
@@ -31,7 +32,8 @@ def test_numbers_are_accepted_in_column_order(features: dict[str, object]) -> No
 @given(st.dictionaries(st.sampled_from(COLUMNS), anything))
 def test_anything_else_is_refused_naming_the_feature(features: dict[str, object]) -> None:
     def ok(value: object) -> bool:
-        return isinstance(value, bool | int | float) and math.isfinite(float(value))  # type: ignore[arg-type]
+        return (isinstance(value, bool | int | float) and math.isfinite(float(value))
+                and abs(value) <= MAX_FEATURE_MAGNITUDE)
 
     bad = [c for c in COLUMNS if c not in features or not ok(features[c])]
     if not bad:

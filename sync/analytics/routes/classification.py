@@ -9,10 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.classification import abc_xyz_matrix, classify
 from sync.analytics.deps import AsOf, Limit, Offset, SourceDep, require_increasing
-from sync.analytics.schemas import Classification, Thresholds
+from sync.analytics.schemas import ERROR_RESPONSES, Classification, Thresholds
 from sync.analytics.serialize import records
 
-router = APIRouter(tags=["classification"])
+router = APIRouter(tags=["classification"], responses=ERROR_RESPONSES)
 
 Share = Annotated[float, Query(gt=0, lt=1)]
 CV = Annotated[float, Query(gt=0, le=100)]

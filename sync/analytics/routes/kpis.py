@@ -9,11 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import AsOf, Limit, Offset, SlowDays, SourceDep, WindowDays
 from sync.analytics.kpis import window_bounds
-from sync.analytics.schemas import MovementClass, SkuKpis
+from sync.analytics.schemas import ERROR_RESPONSES, MovementClass, SkuKpis
 from sync.analytics.serialize import records
 from sync.settings import csv_list
 
-router = APIRouter(tags=["kpis"])
+router = APIRouter(tags=["kpis"], responses=ERROR_RESPONSES)
 
 SortKey = Literal["sku", "stock_value", "turnover", "days_of_supply", "demand", "cogs", "in_stock_share"]
 DESCENDING = {"stock_value", "turnover", "demand", "cogs"}

@@ -8,9 +8,9 @@ from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import AsOf, SlowDays, SourceDep, WindowDays
 from sync.analytics.kpis import summarize, window_bounds
-from sync.analytics.schemas import Metrics
+from sync.analytics.schemas import ERROR_RESPONSES, Metrics
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], responses=ERROR_RESPONSES)
 
 
 @router.get("/metrics", response_model=Metrics)

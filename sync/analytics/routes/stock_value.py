@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.deps import SourceDep
+from sync.analytics.finite import total
 from sync.analytics.kpis import stock_value_by_location
-from sync.analytics.schemas import StockValue
+from sync.analytics.schemas import ERROR_RESPONSES, StockValue
 from sync.analytics.serialize import records
 
-router = APIRouter(tags=["stock value"])
+router = APIRouter(tags=["stock value"], responses=ERROR_RESPONSES)
 
 
 @router.get("/stock-value", response_model=StockValue)
@@ -23,8 +24,8 @@ async def stock_value(source: SourceDep) -> StockValue:
     def compute() -> StockValue:
         table = stock_value_by_location(skus, levels)
         return StockValue(as_of=datetime.now(UTC),
-                          total_stock_value_at_cost=float(table["stock_value_at_cost"].sum()),
-                          total_stock_value_at_price=float(table["stock_value_at_price"].sum()),
+                          total_stock_value_at_cost=total(table["stock_value_at_cost"]),
+                          total_stock_value_at_price=total(table["stock_value_at_price"]),
                           items=records(table))  # type: ignore[arg-type]
 
     return await run_in_threadpool(compute)

@@ -20,11 +20,11 @@ from sync.inventory import levels
 from sync.inventory.catalog import Catalog
 from sync.inventory.db import read_conn
 from sync.inventory.events import event_row, write_events
-from sync.inventory.ledger import apply_movement
 from sync.inventory.purchasing.schemas import PurchaseOrderIn, PurchaseOrderPatch, ReceiptIn
 from sync.inventory.purchasing.suppliers import supplier_by_code
-from sync.inventory.schemas import MovementIn
 from sync.inventory.serialize import iso, num
+from sync.inventory.store.plan import MovementPlan, Step
+from sync.inventory.store.sql import execute
 from sync.inventory.tables import locations, purchase_order_lines, purchase_orders, skus, suppliers
 
 P = purchase_orders.c
@@ -110,16 +110,22 @@ def update(conn: Connection, catalog: Catalog, po_id: int, body: PurchaseOrderPa
     return out
 
 
+def _incoming(conn: Connection, catalog: Catalog, sku_id: int, location_id: int, qty: int, now: datetime) -> None:
+    """Units on order at a level: ``incoming`` changes by ``qty`` (a guard-free step, no ledger row)."""
+    levels.change(conn, catalog.sku_by_id(sku_id, conn), catalog.location_by_id(location_id, conn), now,
+                  incoming=qty)
+
+
 def _lines(conn: Connection, po_id: int) -> list[Any]:
     return list(conn.execute(sa.select(PL.sku_id, PL.quantity, PL.received).where(PL.po_id == po_id)))
 
 
-def approve(conn: Connection, po_id: int) -> dict[str, Any]:
+def approve(conn: Connection, catalog: Catalog, po_id: int) -> dict[str, Any]:
     """Approved units are on order: they count as ``incoming`` until received or cancelled."""
     now = _now()
     row = _transition(conn, po_id, ("draft",), "approved", approved_at=now)
     for line in sorted(_lines(conn, po_id), key=lambda r: r.sku_id):  # lock level rows in one order
-        levels.add_incoming(conn, int(line.sku_id), int(row.location_id), int(line.quantity), now)
+        _incoming(conn, catalog, int(line.sku_id), int(row.location_id), int(line.quantity), now)
     out = order_out(conn, row)
     write_events(conn, [event_row("po.approved", out, now)])
     return out
@@ -159,11 +165,11 @@ def receive(conn: Connection, catalog: Catalog, po_id: int, body: ReceiptIn, act
                            f"for {line.sku}", code="over_receipt",
                            details={"field": f"lines[{i}].quantity", "outstanding": outstanding,
                                     "requested": line.quantity})
-        levels.add_incoming(conn, ref.id, location.id, -line.quantity, now)
-        done = apply_movement(conn, catalog, MovementIn(
-            type="receipt", sku=line.sku, location=location.code, quantity=line.quantity,
-            reference=body.reference or f"PO-{po_id}"), actor)
-        movements.append(done["movement"])
+        # one step: the units arrive on hand and leave incoming, with their receipt row in the ledger
+        plan = MovementPlan((Step(ref, location, on_hand=line.quantity, incoming=-line.quantity,
+                                  ledger_type="receipt"),), now, reference=body.reference or f"PO-{po_id}",
+                            actor=actor)
+        movements.append(execute(conn, plan)["movement"])
     remaining = sum(int(r.quantity) - int(r.received) for r in _lines(conn, po_id))
     status = "received" if remaining == 0 else "partially_received"
     row = _transition(conn, po_id, ON_ORDER, status, **({"closed_at": now} if remaining == 0 else {}))
@@ -172,7 +178,7 @@ def receive(conn: Connection, catalog: Catalog, po_id: int, body: ReceiptIn, act
     return out | {"movements": movements}
 
 
-def cancel(conn: Connection, po_id: int) -> dict[str, Any]:
+def cancel(conn: Connection, catalog: Catalog, po_id: int) -> dict[str, Any]:
     """Cancel what is not received yet; units on order stop counting as incoming."""
     now = _now()
     before = _order_row(conn, po_id)
@@ -181,7 +187,7 @@ def cancel(conn: Connection, po_id: int) -> dict[str, Any]:
         for line in sorted(_lines(conn, po_id), key=lambda r: r.sku_id):
             outstanding = int(line.quantity) - int(line.received)
             if outstanding:
-                levels.add_incoming(conn, int(line.sku_id), int(row.location_id), -outstanding, now)
+                _incoming(conn, catalog, int(line.sku_id), int(row.location_id), -outstanding, now)
     out = order_out(conn, row)
     write_events(conn, [event_row("po.cancelled", out, now)])
     return out

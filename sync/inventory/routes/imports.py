@@ -8,10 +8,7 @@ written. (The compressed body is also bounded by the service-wide ``MAX_REQUEST_
 
 from __future__ import annotations
 
-import hashlib
-import lzma
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +16,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from sync.errors import PayloadTooLarge, ValidationFailed
+from sync.errors import ValidationFailed
 from sync.inventory import idempotency
-from sync.inventory.deps import IdempotencyKey, State
+from sync.inventory.compressed import Inflater
+from sync.inventory.deps import IdempotencyKey, State, post_write
 from sync.inventory.importer import ImportReport, import_file
 from sync.web import require_admin
 
@@ -29,13 +27,17 @@ router = APIRouter(tags=["imports"])
 LocationCode = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
 
 
-def _decompressor(request: Request) -> Any:
+def _kind(request: Request) -> str | None:
+    """``gzip``, ``xz`` or None (plain CSV), from Content-Type / Content-Encoding."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding == "gzip" or kind in ("application/gzip", "application/x-gzip"):
-        return zlib.decompressobj(wbits=47)
+        return "gzip"
     if encoding == "xz" or kind in ("application/x-xz", "application/xz"):
-        return lzma.LZMADecompressor()
+        return "xz"
+    if encoding and encoding != "identity":
+        raise ValidationFailed(f"Content-Encoding {encoding!r} is not supported",
+                               details=[{"field": "Content-Encoding", "problem": "use gzip or xz"}])
     if kind and kind not in ("text/csv", "text/plain", "application/octet-stream", "application/csv"):
         raise ValidationFailed(f"Content-Type {kind!r} is not a CSV upload",
                                details=[{"field": "Content-Type",
@@ -45,27 +47,13 @@ def _decompressor(request: Request) -> Any:
 
 async def _spool(request: Request, target: Path, limit: int) -> str:
     """Stream the body into ``target`` (decompressed), enforcing ``limit``; returns its sha256."""
-    decompressor = _decompressor(request)
-    digest, written = hashlib.sha256(), 0
+    kind = _kind(request)
     with target.open("wb") as out:
+        inflater = Inflater(kind, limit, out)
         async for chunk in request.stream():
-            if not chunk:
-                continue
-            if decompressor is not None and getattr(decompressor, "eof", False):
-                raise ValidationFailed("data after the end of the compressed stream")
-            try:
-                data = decompressor.decompress(chunk) if decompressor else chunk
-            except (zlib.error, lzma.LZMAError) as exc:
-                raise ValidationFailed(f"the compressed body is corrupt: {exc}") from exc
-            written += len(data)
-            if written > limit:
-                raise PayloadTooLarge(f"import over {limit} bytes (decompressed)", details={"max_bytes": limit})
-            digest.update(data)
-            out.write(data)
-    if written == 0:
-        raise ValidationFailed("empty body: send the CSV file as the request body",
-                               details=[{"field": "body", "problem": "empty"}])
-    return digest.hexdigest()
+            if chunk:
+                await run_in_threadpool(inflater.feed, chunk)
+        return await run_in_threadpool(inflater.finish)
 
 
 @router.post("/imports", status_code=201, dependencies=[Depends(require_admin)],
@@ -77,24 +65,17 @@ async def import_csv(request: Request, state: State, location: LocationCode = "M
     with tempfile.TemporaryDirectory(prefix="inventory-import-") as folder:
         path = Path(folder) / "upload.csv"
         content_hash = await _spool(request, path, limit)
-        fp = idempotency.fingerprint("POST", request.url.path, {"location": location, "sha256": content_hash})
-        if key is not None:
-            stored = await run_in_threadpool(idempotency.lookup, state.engine, key, fp)
-            if stored is not None:
-                return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
 
-        def store_key(conn: Any, report: ImportReport) -> None:
-            if key is not None:
-                idempotency.save(conn, key, fp, 201, report.to_dict())
+        async def write(slot: idempotency.KeySlot | None) -> dict[str, Any]:
+            def store_key(conn: Any, report: ImportReport) -> None:
+                if slot is not None:
+                    slot.save(conn, report.to_dict())
 
-        try:
             report = await run_in_threadpool(
                 lambda: import_file(state.engine, path, location=location, actor="import:http",
                                     before_commit=store_key))
-        except idempotency.KeyTaken:
-            assert key is not None
-            stored = await run_in_threadpool(idempotency.lookup, state.engine, key, fp)
-            assert stored is not None
-            return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
-    assert report is not None  # no guard, so never skipped
-    return JSONResponse(report.to_dict(), status_code=201)
+            assert report is not None  # no guard, so never skipped
+            return report.to_dict()
+
+        return await post_write(request, state, key, lambda: {"location": location, "sha256": content_hash}, 201,
+                                write)

@@ -88,7 +88,7 @@ async def update_order(po_id: OrderId, body: PurchaseOrderPatch, request: Reques
 @router.post("/purchase-orders/{po_id}/approve", summary="Approve a draft: its units count as incoming",
              responses=CONFLICT)
 async def approve(po_id: OrderId, request: Request, state: State, key: IdempotencyKey = None) -> JSONResponse:
-    return await post(request, state, key, None, 200, lambda conn: orders.approve(conn, po_id))
+    return await post(request, state, key, None, 200, lambda conn: orders.approve(conn, state.catalog, po_id))
 
 
 @router.post("/purchase-orders/{po_id}/send", summary="Mark an approved order as sent to the supplier",
@@ -107,4 +107,4 @@ async def receive(po_id: OrderId, body: ReceiptIn, request: Request, state: Stat
 
 @router.post("/purchase-orders/{po_id}/cancel", summary="Cancel what is not received yet", responses=CONFLICT)
 async def cancel(po_id: OrderId, request: Request, state: State, key: IdempotencyKey = None) -> JSONResponse:
-    return await post(request, state, key, None, 200, lambda conn: orders.cancel(conn, po_id))
+    return await post(request, state, key, None, 200, lambda conn: orders.cancel(conn, state.catalog, po_id))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from sync.inventory import idempotency, reads
-from sync.inventory.deps import Actor, IdempotencyKey, ServiceState, State, post
-from sync.inventory.ledger import apply_movement
+from sync.inventory import reads
+from sync.inventory.deps import Actor, IdempotencyKey, State, post_write
+from sync.inventory.idempotency import KeySlot
 from sync.inventory.schemas import MovementIn
 
 router = APIRouter(tags=["stock"])
@@ -22,34 +22,10 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
              responses={409: {"description": "Not enough stock available (nothing was written)"}})
 async def create_movement(body: MovementIn, request: Request, state: State, key: IdempotencyKey = None,
                           actor: Actor = None) -> JSONResponse:
-    if body.type != "transfer" and state.fast is not None:
-        answer = await _fast(request, state, body, key, actor or "api")
-        if answer is not None:
-            return answer
-    return await post(request, state, key, body, 201,
-                      lambda conn: apply_movement(conn, state.catalog, body, actor or "api"))
+    async def write(slot: KeySlot | None) -> dict[str, Any]:
+        return await state.store.apply(await state.store.plan(body, actor or "api"), slot)
 
-
-async def _fast(request: Request, state: ServiceState, body: MovementIn, key: str | None,
-                actor: str) -> JSONResponse | None:
-    """The PostgreSQL single-statement path (``fastpath.py``); None sends the request down the general path."""
-    assert state.fast is not None
-    key = idempotency.check_key(key)
-    fp = idempotency.fingerprint(request.method, request.url.path, body.model_dump(mode="json")) if key else None
-    if key is not None:
-        row = await state.fast.stored(key)
-        if row is not None:
-            return _replayed(idempotency.replay(row, fp or "", key))
-    try:
-        done = await state.fast.try_movement(state.catalog, body, actor, key=key, fingerprint=fp)
-    except idempotency.KeyTaken:
-        assert key is not None
-        return _replayed(idempotency.replay(await state.fast.stored(key), fp or "", key))
-    return None if done is None else JSONResponse(done, status_code=201)
-
-
-def _replayed(outcome: idempotency.Outcome) -> JSONResponse:
-    return JSONResponse(outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"})
+    return await post_write(request, state, key, lambda: body.model_dump(mode="json"), 201, write)
 
 
 @router.get("/movements", summary="The ledger, oldest first, cursor-paginated")

@@ -177,7 +177,8 @@ def _target_features(
     y = feats.scaled_y
     length = y.shape[1]
     target = rows_t + k - 1
-    all_dates = pd.date_range(dates[0], periods=length + 64, freq=freq)
+    # Every target period's date, however far past the history it lies (any horizon the caller asks for).
+    all_dates = pd.date_range(dates[0], periods=max(int(target.max(initial=0)) + 1, length), freq=freq)
     tdates = all_dates[target]
     week = tdates.isocalendar().week.to_numpy(dtype=np.float64)
     month = tdates.month.to_numpy(dtype=np.float64)

@@ -51,6 +51,8 @@ WEIGHT_FLOOR = 0.2  # scaled spread below which a SKU gets no more weight
 WEIGHT_POWER = 0.5
 OFFSET_FLOOR = 0.05  # scaled demand: the least level the offset starts from
 CALIBRATION_TIERS = 4
+MAX_TRAIN_ROWS = 1_500_000  # training rows past which the booster trains on a sample of SKUs
+PREDICT_CHUNK = 20_000  # SKUs whose features are built at once when forecasting
 
 
 def sku_weights(scaled_y: Array) -> Array:
@@ -60,10 +62,15 @@ def sku_weights(scaled_y: Array) -> Array:
     return weights / np.mean(weights)
 
 
-def weight_tiers(weights: Array, tiers: int = CALIBRATION_TIERS) -> npt.NDArray[np.int64]:
+def tier_cuts(weights: Array, tiers: int | None = None) -> Array:
+    """Weights that split SKUs into ``tiers`` equal-count tiers (``np.searchsorted(cuts, w)`` is the tier)."""
+    tiers = CALIBRATION_TIERS if tiers is None else tiers
+    return np.quantile(weights, np.linspace(0.0, 1.0, tiers + 1)[1:-1])
+
+
+def weight_tiers(weights: Array, tiers: int | None = None) -> npt.NDArray[np.int64]:
     """Quantile tier (0 = lowest weight) of each SKU's weight."""
-    cuts = np.quantile(weights, np.linspace(0.0, 1.0, tiers + 1)[1:-1])
-    return np.searchsorted(cuts, weights).astype(np.int64)
+    return np.searchsorted(tier_cuts(weights, tiers), weights).astype(np.int64)
 
 
 def _offset(x: npt.NDArray[np.float32], names: list[str]) -> Array:
@@ -81,6 +88,7 @@ class GlobalModel:
     horizon: int
     num_rounds: int = 150
     max_train_origins: int = 60
+    max_train_rows: int = MAX_TRAIN_ROWS
     params: dict[str, Any] = field(default_factory=dict)
     booster_: lgb.Booster | None = None
     feature_names_: list[str] = field(default_factory=list)
@@ -96,9 +104,28 @@ class GlobalModel:
         rows_t = np.tile(origins, n_sku)
         return rows_i, rows_t
 
+    def _training_skus(self, n_sku: int, end: int) -> npt.NDArray[np.int64] | None:
+        """SKUs the booster trains on: all of them, or a fixed random sample when rows would pass the cap.
+
+        A global model learns from the pooled rows; past ``max_train_rows`` more rows mostly add time
+        and memory (1.5M rows are about 2,760 SKUs of two years), so a large panel (``bench/forecast.py
+        --scale``) trains on a sample of its SKUs and forecasts every SKU. What the sample costs in
+        accuracy on a large real panel was not measured here. The benchmark's 815 SKUs stay below the cap.
+        """
+        per_sku = max(1, min(end - MIN_ORIGIN, self.max_train_origins + self.horizon)) * self.horizon
+        if n_sku * per_sku <= self.max_train_rows:
+            return None
+        keep = max(1, self.max_train_rows // per_sku)
+        rng = np.random.default_rng(DEFAULT_PARAMS["seed"])
+        return np.sort(rng.choice(n_sku, size=keep, replace=False))
+
     def fit(self, panel: Panel, target_end: int | None = None) -> GlobalModel:
         """Train on targets before period ``target_end`` (default: the whole panel)."""
         end = panel.n_periods if target_end is None else target_end
+        all_weights = sku_weights(panel.y[:, :end] / sku_scale(panel.y[:, :end])[:, None])
+        sample = self._training_skus(panel.y.shape[0], end)
+        if sample is not None:
+            panel = panel.take(sample)
         scale = sku_scale(panel.y[:, :end])
         feats = origin_features(panel, scale)
         n_sku = panel.y.shape[0]
@@ -119,7 +146,7 @@ class GlobalModel:
         x_all = np.concatenate(blocks)
         y_all = np.concatenate(targets)
         rows = np.concatenate(skus)
-        weights = sku_weights(feats.scaled_y[:, :end])
+        weights = sku_weights(feats.scaled_y[:, :end]) if sample is None else all_weights[sample]
         offset = _offset(x_all, self.feature_names_)
         has_offset = ORDER_LEVEL in self.feature_names_
         data = lgb.Dataset(x_all, label=y_all, weight=weights[rows], init_score=offset if has_offset else None,
@@ -129,12 +156,13 @@ class GlobalModel:
         self.booster_ = lgb.train(params, data, num_boost_round=self.num_rounds)
         # In-sample totals per weight tier, in units (the bias the benchmark reports is in units).
         fitted = np.exp(self.booster_.predict(x_all, raw_score=True, num_threads=1) + offset) * scale[rows]
-        tiers = weight_tiers(weights)
+        cuts = tier_cuts(all_weights)
+        tiers = np.searchsorted(cuts, weights).astype(np.int64)
         demand = np.bincount(tiers[rows], weights=y_all * scale[rows], minlength=CALIBRATION_TIERS)
         fitted_sum = np.bincount(tiers[rows], weights=fitted, minlength=CALIBRATION_TIERS)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(fitted_sum > 0, demand / fitted_sum, 1.0)
-        self.calibration_ = factor[tiers]
+        self.calibration_ = factor[np.searchsorted(cuts, all_weights)]
         return self
 
     def predict(self, panel: Panel, origins: list[int] | None = None) -> Array:
@@ -147,13 +175,18 @@ class GlobalModel:
         origins = [panel.n_periods] if origins is None else origins
         n_sku = panel.y.shape[0]
         out = np.empty((n_sku, len(origins), self.horizon))
-        for j, origin in enumerate(origins):
-            scale = sku_scale(panel.y[:, :origin])
-            feats = origin_features(panel.head(origin), scale)
-            rows_i = np.arange(n_sku)
-            rows_t = np.full(n_sku, origin)
-            for k in range(1, self.horizon + 1):
-                x, _ = design(feats, panel.dates[:origin], panel.freq, rows_i, rows_t, k)
-                raw = self.booster_.predict(x, raw_score=True, num_threads=1) + _offset(x, self.feature_names_)
-                out[:, j, k - 1] = np.exp(raw) * scale * self.calibration_
+        # SKUs are independent here: build features a chunk at a time, so memory stays bounded.
+        for lo in range(0, n_sku, PREDICT_CHUNK):
+            part = slice(lo, min(lo + PREDICT_CHUNK, n_sku))
+            sub = panel if part == slice(0, n_sku) else panel.take(np.arange(part.start, part.stop))
+            calibration = self.calibration_[part]
+            for j, origin in enumerate(origins):
+                scale = sku_scale(sub.y[:, :origin])
+                feats = origin_features(sub.head(origin), scale)
+                rows_i = np.arange(sub.y.shape[0])
+                rows_t = np.full(len(rows_i), origin)
+                for k in range(1, self.horizon + 1):
+                    x, _ = design(feats, sub.dates[:origin], sub.freq, rows_i, rows_t, k)
+                    raw = self.booster_.predict(x, raw_score=True, num_threads=1) + _offset(x, self.feature_names_)
+                    out[part, j, k - 1] = np.exp(raw) * scale * calibration
         return np.maximum(out, 0.0)

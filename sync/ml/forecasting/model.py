@@ -83,6 +83,7 @@ class DemandForecaster:
     inner_windows: int = 2
     num_rounds: int = 150
     progress: bool = False
+    backend: str = "local"  # where the statistical candidates run: "local" or "dask" (candidates.py)
     selection_: Selection | None = None
     segments_: np.ndarray | None = None
     scale_: Array | None = None
@@ -112,10 +113,11 @@ class DemandForecaster:
                          if GlobalModel.can_fit(panel.n_periods) else None)
             inner_job = (pool.submit(self._global_forecast, panel, origins[0], origins)
                          if origins and GlobalModel.can_fit(origins[0]) else None)
-            final = {n: f[:, 0, :] for n, f in stat_forecasts(panel, self.horizon, [panel.n_periods]).items()}
+            final = {n: f[:, 0, :] for n, f in stat_forecasts(panel, self.horizon, [panel.n_periods],
+                                                              backend=self.backend).items()}
             steps.advance("statistical models")
             if origins:
-                inner = stat_forecasts(panel, self.horizon, origins)
+                inner = stat_forecasts(panel, self.horizon, origins, backend=self.backend)
                 steps.advance("inner statistical models")
                 if inner_job is not None:
                     inner = {GBM: inner_job.result(), **inner}
@@ -179,18 +181,29 @@ class DemandForecaster:
 
 def forecast_demand(
     history: pd.DataFrame, horizon: int, freq: str = "W-SUN",
-    quantiles: Sequence[float] = (0.9,), progress: bool = False,
+    quantiles: Sequence[float] = (0.9,), progress: bool = False, *, backend: str = "local",
 ) -> pd.DataFrame:
     """Forecast every SKU ``horizon`` periods past the end of ``history``.
 
-    ``history`` is long: ``sku``, ``date``, ``quantity`` and optionally ``price`` and ``promotion``.
-    Returns one row per SKU and future period: ``sku``, ``date``, ``forecast`` (a mean forecast) and
-    ``q{round(100*q)}`` per quantile. Raises ``ValidationFailed`` for unusable input.
+    ``history`` is long: ``sku``, ``date``, ``quantity`` and optionally ``price``, ``promotion`` and
+    ``orders``. Returns one row per SKU and future period: ``sku``, ``date``, ``forecast`` (a mean
+    forecast) and ``q{round(100*q)}`` per quantile. Raises ``ValidationFailed`` for unusable input.
+    ``backend="dask"`` runs the statistical candidates on the running Dask client's workers
+    (statsforecast's own Dask backend; same forecasts).
     """
     steps = validate_horizon(horizon)
     levels = validate_quantiles(quantiles)
-    panel = to_panel(history, freq)
-    forecaster = DemandForecaster(steps, levels, progress=progress).fit(panel)
+    return forecast_panel(to_panel(history, freq), steps, levels, progress=progress, backend=backend)
+
+
+def forecast_panel(
+    panel: Panel, horizon: int, quantiles: tuple[float, ...] = (0.9,), progress: bool = False,
+    backend: str = "local",
+) -> pd.DataFrame:
+    """``forecast_demand`` on an already validated panel (the frame it returns, same columns)."""
+    steps = validate_horizon(horizon)
+    levels = validate_quantiles(quantiles)
+    forecaster = DemandForecaster(steps, levels, progress=progress, backend=backend).fit(panel)
     point, quant = forecaster.predict()
     dates = panel.future_dates(steps)
     n_sku = len(panel.skus)

@@ -49,6 +49,18 @@ class Panel:
             orders=None if self.orders is None else self.orders[:, :end],
         )
 
+    def take(self, rows: npt.NDArray[np.int64]) -> Panel:
+        """The panel of the SKUs at positions ``rows`` (same periods)."""
+        return Panel(
+            skus=self.skus[rows],
+            dates=self.dates,
+            y=self.y[rows],
+            price=None if self.price is None else self.price[rows],
+            promotion=None if self.promotion is None else self.promotion[rows],
+            freq=self.freq,
+            orders=None if self.orders is None else self.orders[rows],
+        )
+
     def future_dates(self, horizon: int) -> pd.DatetimeIndex:
         return pd.date_range(self.dates[-1], periods=horizon + 1, freq=self.freq)[1:]
 

@@ -35,12 +35,16 @@ def test_last_origin_window_ends_at_the_last_week_of_history(sample_history: pd.
     assert result.origins[-1] + pd.Timedelta(weeks=HORIZON - 1) == sample_history["date"].max()
 
 
-def test_our_forecast_is_within_two_percent_of_naive_on_the_small_sample(result) -> None:
+def test_our_forecast_is_within_five_percent_of_naive_and_less_biased_on_the_small_sample(result) -> None:
     """A sanity check, not the accuracy test (that is bench/forecast.py on 815 SKUs): the sample has 35
     SKUs and 8 points each, where harmless changes move the ensemble's RMSSE by about +-0.01 (0.908 to
-    0.926 across the variants measured for docs/forecasting.md), so ours must stay within 2% of Naive."""
+    0.926 across the variants measured for docs/forecasting.md). Its windows run into the November
+    peak, where the catalogue's seasonal index (chosen on the dev products' tuning half) lifts the
+    forecast: RMSSE 0.943 against Naive's 0.916, bias -15% against Naive's -34% (without the index:
+    0.926 and -26%). So ours must stay within 5% of Naive's RMSSE and be less biased."""
     metrics = result.metrics
-    assert metrics.loc["ensemble", "rmsse"] <= 1.02 * metrics.loc["baseline:Naive", "rmsse"]
+    assert metrics.loc["ensemble", "rmsse"] <= 1.05 * metrics.loc["baseline:Naive", "rmsse"]
+    assert abs(metrics.loc["ensemble", "bias"]) < abs(metrics.loc["baseline:Naive", "bias"])
 
 
 def test_too_short_history_or_bad_windows_is_rejected(sample_history: pd.DataFrame) -> None:
