@@ -118,11 +118,11 @@ def test_lead_time_refresh_with_an_unreachable_inventory_is_a_503(tmp_path: Path
     from tests.servers import free_port
 
     settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data",
-                        INVENTORY_URL=f"http://127.0.0.1:{free_port()}")
+                        INVENTORY_URL=f"http://127.0.0.1:{free_port()}", ADMIN_TOKEN="s3cret")
     with serving(create_app(settings)) as ml:
         resp = ml.post("/learning/lead-time")
         assert resp.status_code == 503 and "inventory service" in resp.json()["error"]["message"]
         assert ml.get("/report").json()["models"]["lead_time_prediction"]["version"] == "v1"
-        step = ml.post("/learning/step")  # the continuous learner says so too, and keeps serving
+        step = ml.post("/learning/step", headers={"Authorization": "Bearer s3cret"})  # the learner too
         assert step.status_code == 503 and "inventory" in step.json()["error"]["message"]
         assert ml.get("/learning").json()["last_step"] is None

@@ -18,6 +18,7 @@ from tests.ml.servers import Client, serving
 
 LEVELS = {"SKU-A": 20, "SKU-B": 40, "SKU-C": 60, "SKU-D": 80, "SKU-E": 100, "SKU-F": 120}
 FIRST = date(2024, 1, 3)  # a Wednesday: one shipment per SKU mid-week
+ADMIN = {"Authorization": "Bearer s3cret"}
 
 
 def _import(inventory: Client, weeks: range, factor: float = 1.0, seed: int = 0) -> None:
@@ -28,13 +29,13 @@ def _import(inventory: Client, weeks: range, factor: float = 1.0, seed: int = 0)
         for sku, level in LEVELS.items():
             lines.append(f"{sku},{day.isoformat()},{max(1, round(factor * level * rng.uniform(0.9, 1.1)))}")
     resp = inventory.session.post(f"{inventory.base}/imports", data="\n".join(lines) + "\n",
-                                  headers={"content-type": "text/csv"}, timeout=60)
+                                  headers={"content-type": "text/csv", **ADMIN}, timeout=60)
     assert resp.status_code == 201, resp.text
 
 
 @pytest.fixture
 def inventory(tmp_path: Path) -> Client:
-    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'inventory.db'}", DEMO_DATA=False)
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'inventory.db'}", DEMO_DATA=False, ADMIN_TOKEN="s3cret")
     with serving(create_inventory_app(settings)) as client:
         _import(client, range(30))
         yield client
@@ -113,7 +114,7 @@ def test_learning_routes_over_http(tmp_path: Path, inventory: Client) -> None:
                         INVENTORY_URL=inventory.base, ML_LEARNING_INTERVAL=0, ADMIN_TOKEN="s3cret")
     with serving(create_app(settings)) as ml:
         assert ml.post("/learning/step").status_code == 401
-        step = ml.post("/learning/step", headers={"Authorization": "Bearer s3cret"})
+        step = ml.post("/learning/step", headers=ADMIN)
         assert step.status_code == 200 and step.json()["events"] > 0, step.text
         status = ml.get("/learning").json()
         assert status["enabled"] is False and status["events_after"] > 0 and status["pending_forecasts"] == 6
