@@ -34,6 +34,28 @@ class Settings(BaseSettings):
     ML_MODEL_SIGNING_KEY: SecretStr | None = Field(
         None, description="Set: saved models carry an HMAC-SHA256 with this key and loading verifies it."
     )
+    ML_AB_MIN_SAMPLES: int = Field(
+        100, ge=10, description="Actuals an A/B test of two model versions scores before it may call promote or stop."
+    )
+    ML_LEARNING_INTERVAL: float = Field(
+        60, ge=0, description="Seconds between the ML service's polls of the inventory outbox (continuous "
+        "learning: demand history, scoring past forecasts, retraining). 0 turns it off."
+    )
+    ML_RETRAIN_ACCURACY_DROP: float = Field(
+        0.2, gt=0, le=1, description="Retrain demand_forecast when its accuracy (1 - WAPE) on arriving actuals "
+        "falls this far below its held-out accuracy."
+    )
+    ML_RETRAIN_DRIFT_PSI: float = Field(
+        0.25, gt=0, description="Retrain demand_forecast when a feature's PSI between scored forecasts and its "
+        "training rows exceeds this."
+    )
+    ML_RETRAIN_MIN_ACTUALS: int = Field(
+        30, ge=1, description="Scored forecasts of the served version before either retraining rule may fire."
+    )
+    ML_LEAD_TIME_MIN_ORDERS: int = Field(
+        30, ge=30, description="Purchase orders received in full before lead_time_prediction trains on them "
+        "instead of the synthetic start-up rows."
+    )
 
     # --- API gateway ----------------------------------------------------------------------
     GATEWAY_HOST: str = Field("127.0.0.1", description="Interface the gateway binds (0.0.0.0 for all).")

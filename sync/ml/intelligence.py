@@ -80,6 +80,8 @@ class MLInventoryIntelligence:
         self.training_data: dict[str, pd.DataFrame] = {}
         self.cache = TTLCache(self.settings.ML_PREDICTION_CACHE_TTL)
         self._recent: dict[str, deque[tuple[float, ...]]] = {}
+        self.ab_tests: dict[str, Any] = {}  # model name -> sync.ml.ab.ABTest
+        self.learner: Any = None  # sync.ml.learning.ContinuousLearner, when the service runs one
         self._train_lock = threading.Lock()
         self._debug = False
 
@@ -134,11 +136,13 @@ class MLInventoryIntelligence:
         self.training_data[data_type] = df.copy() if held is None else pd.concat([held, df], ignore_index=True)
         return len(self.training_data[data_type])
 
-    def train_model(self, model_name: str, data_type: str | None = None, *, progress: bool | None = None) -> bool:
+    def train_model(self, model_name: str, data_type: str | None = None, *, progress: bool | None = None,
+                    source: str | None = None) -> bool:
         """Fit ``model_name`` on the data added for ``data_type`` (default: the model's own data type).
 
         Returns True once the model is trained (and saved, with ``autosave``); bad input raises
-        ``ValidationFailed`` naming the problem, an unknown model ``NotFound``.
+        ``ValidationFailed`` naming the problem, an unknown model ``NotFound``. ``source`` (e.g.
+        ``"purchase orders (40)"``) is kept in the metadata as ``training_data_source``.
         """
         model = self._model(model_name)
         data_type = data_type or model.training_data_type
@@ -153,6 +157,7 @@ class MLInventoryIntelligence:
                                random_state=self.random_state,
                                progress=self.progress if progress is None else progress)
             fitted.metadata["model_name"] = model_name
+            fitted.metadata["training_data_source"] = source or "added training data"
             if self.autosave:
                 fitted.version = self.store.save(model_name, fitted.pipeline, fitted.saved_metadata())
             self._install(model_name, model, fitted)
@@ -340,7 +345,11 @@ class MLInventoryIntelligence:
                 buffer = self._recent.get(name)
                 recent[name] = np.array(list(buffer), dtype=np.float64) if buffer else None
         fitted = {name: model.fitted_ for name, model in self.models.items()}
-        return build_report(fitted, recent, self.anomaly_threshold)
+        report = build_report(fitted, recent, self.anomaly_threshold)
+        report["ab_tests"] = {name: test.summary() for name, test in self.ab_tests.items()}
+        if self.learner is not None:
+            report["continuous_learning"] = self.learner.status()
+        return report
 
     # --- time series (delegated) -------------------------------------------------------------
     def forecast_demand(self, history: pd.DataFrame, horizon: int, freq: str = "W-SUN",

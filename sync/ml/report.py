@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sync.ml.drift import drift_report
+from sync.ml.explain import global_importance
 from sync.ml.metrics import accuracy
 from sync.ml.training import FittedModel
 
@@ -39,9 +40,11 @@ def model_section(fitted: FittedModel | None, recent: np.ndarray | None) -> dict
         "training_time_s": meta.get("training_time_s"),
         "n_rows": meta.get("n_rows"), "n_train": meta.get("n_train"), "n_holdout": meta.get("n_holdout"),
         "data_hash": meta.get("data_hash"),
+        "training_data_source": meta.get("training_data_source"),
         "trained_at": meta.get("trained_at"),
         "library_versions": meta.get("library_versions"),
         "drift": drift_report(meta.get("feature_profile") or {}, recent, columns),
+        "feature_importance": global_importance(fitted),
     }
 
 

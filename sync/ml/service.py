@@ -25,7 +25,9 @@ from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, Validation
 from sync.ml import idempotency, schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
+from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
+from sync.ml.routes_learning import router as learning_router
 from sync.ml.routes_replenishment import router as replenishment_router
 from sync.ml.startup import prepare
 from sync.settings import Settings
@@ -77,11 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
         instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
+        ml.learner = ContinuousLearner(ml, settings)  # follows the inventory outbox (sync/ml/learning.py)
+        ml.learner.start()
         yield
+        ml.learner.stop()
 
     app = create_service_app(title="ML service", settings=settings, version=__version__, lifespan=lifespan,
                              description="Train, predict, optimise, detect anomalies, forecast, report.")
     app.include_router(replenishment_router)
+    app.include_router(learning_router)  # lead time from orders, explanations, A/B tests (routes_learning.py)
 
     @app.get("/health")
     def health(request: Request) -> dict[str, Any]:

@@ -20,6 +20,9 @@ from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.validation import NAME_PATTERN
 
 log = logging.getLogger("sync.ml.service")
+#: what the start-up rows of each built-in data type are (docs/ml.md), kept as ``training_data_source``
+BOOTSTRAP_SOURCES = {"demand": "start-up rows (bundled sample, real)", "lead_time": "synthetic start-up rows",
+                     "pricing": "start-up rows (bundled sample, partly synthetic)"}
 
 
 def load_training_data(ml: MLInventoryIntelligence, folder: Path) -> list[str]:
@@ -54,17 +57,19 @@ def prepare(ml: MLInventoryIntelligence, training_data_path: Path) -> dict[str, 
     if missing:
         frames = bootstrap_frames()
         for data_type, name in missing.items():
+            source = None
             if data_type not in ml.training_data:
                 ml.training_data[data_type] = frames[data_type]
+                source = BOOTSTRAP_SOURCES[data_type]
             try:
-                ml.train_model(name, data_type)
+                ml.train_model(name, data_type, source=source)
                 status[name] = {"status": "ok", "source": "trained on start",
                                 "version": ml.models[name].fitted_.version}
             except OSError as exc:  # ML_MODEL_PATH not writable: serve the model, say it is not saved
                 log.error("cannot save %s under %s: %s", name, ml.model_path, exc)
                 ml.autosave = False
                 try:
-                    ml.train_model(name, data_type)
+                    ml.train_model(name, data_type, source=source)
                 finally:
                     ml.autosave = True
                 status[name] = {"status": "ok", "source": "trained on start (not saved)", "error": str(exc)}
