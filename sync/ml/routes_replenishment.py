@@ -43,7 +43,10 @@ MAX_JOBS = 20  # finished background plans kept for polling
 _JOBS_LOCK = threading.Lock()
 
 Level = Annotated[float, Field(gt=0, lt=1)]
-NonNegative = Annotated[float, Field(ge=0)]
+#: money (a cost per order or per unit): finite, up to the inventory service's own cap on money
+Money = Annotated[float, Field(ge=0, le=1e10, allow_inf_nan=False)]
+#: a number of periods (lead time, its spread): finite, at most two years of weeks
+Periods = Annotated[float, Field(ge=0, le=104, allow_inf_nan=False)]
 SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
 PAGE = 1000
 MIN_OBSERVED = 3  # received orders before a supplier's observed lead time replaces the promised one
@@ -55,9 +58,10 @@ class _Policy(schemas._Body):
     class_service_levels: dict[Annotated[str, Field(min_length=1, max_length=2)], Level] | None = Field(
         None, description='Targets per ABC or ABC-XYZ class, e.g. {"A": 0.98, "B": 0.95, "C": 0.90}.')
     review_period: Annotated[int, Field(ge=1, le=52)] = 1
-    ordering_cost: NonNegative | dict[SkuCode, NonNegative] | None = Field(None, description="Cost per order.")
-    holding_cost_rate: Annotated[float, Field(gt=0)] = Field(0.25, description="Per year, of the unit's value.")
-    lead_time_sd: NonNegative | dict[SkuCode, NonNegative] | None = Field(None, description="Periods.")
+    ordering_cost: Money | dict[SkuCode, Money] | None = Field(None, description="Cost per order.")
+    holding_cost_rate: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
+        0.25, description="Per year, of the unit's value.")
+    lead_time_sd: Periods | dict[SkuCode, Periods] | None = Field(None, description="Periods.")
     freq: str = "W-SUN"
 
 
@@ -69,9 +73,10 @@ class SimulateRequest(_Policy):
     replan_every: Annotated[int, Field(ge=1, le=52)] = 8
     lead_time: Annotated[int, Field(ge=0, le=104)] | dict[SkuCode, Annotated[int, Field(ge=0, le=104)]] = Field(
         2, description="Whole periods, or {sku: periods}.")
-    unit_cost: NonNegative | dict[SkuCode, NonNegative] | None = Field(
+    unit_cost: Money | dict[SkuCode, Money] | None = Field(
         None, description="Default: the SKU's mean sale price when history has prices.")
-    textbook_k: NonNegative | None = Field(None, description="The textbook rule's k; default z(service level).")
+    textbook_k: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = Field(
+        None, description="The textbook rule's k; default z(service level).")
     include_skus: bool = Field(False, description="Also answer the per-SKU outcomes.")
 
 
@@ -79,7 +84,7 @@ class PlanRequest(_Policy):
     background: bool = Field(False, description="Answer 202 with a job id at once; poll /plan/jobs/{job_id}.")
     plan_periods: Annotated[int, Field(ge=1, le=52)] = Field(
         1, description="Periods the plan stays in force; it protects every review in them.")
-    lead_time: NonNegative | None = Field(
+    lead_time: Periods | None = Field(
         None, description="Periods for every SKU; default: the supplier's observed lead time (3+ orders "
                           "received), else the SKU's lead_time_days, from the inventory service.")
     apply: bool = Field(True, description=(
