@@ -43,7 +43,12 @@ FUZZ_SETTINGS = settings(
 )
 
 
-def _fuzz(schema: schemathesis.BaseSchema, base_url: str, target: str) -> list[str]:
+#: statuses the gateway itself may answer in front of any service (docs/gateway.md): a request line it refuses
+#: (a control character in the path) and a rate limit. Never a 5xx: those fail the case wherever they come from.
+GATEWAY_OWN = {400, 429}
+
+
+def _fuzz(schema: schemathesis.BaseSchema, base_url: str, target: str, *, via_gateway: bool = False) -> list[str]:
     """Every operation of ``schema`` against ``base_url``; the failures found, one line each."""
     session = requests.Session()
     failures: list[str] = []
@@ -55,10 +60,12 @@ def _fuzz(schema: schemathesis.BaseSchema, base_url: str, target: str) -> list[s
             @settings(FUZZ_SETTINGS, max_examples=HEAVY_EXAMPLES if operation.label in HEAVY else MAX_EXAMPLES)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case: schemathesis.Case) -> None:
-                response = case.call(base_url=base_url, session=session, headers=HEADERS, timeout=60)
+                response = case.call(base_url=base_url, session=session, headers=HEADERS, timeout=300)
                 CASES[target] += 1
                 OPERATIONS.setdefault(target, set()).add(case.operation.label)
                 STATUSES[(target, response.status_code)] += 1
+                if via_gateway and response.status_code in GATEWAY_OWN and "error" in response.json():
+                    return  # the gateway's own answer, not the service's: the service's schema does not list it
                 case.validate_response(response, checks=CHECKS, headers=HEADERS)
 
             try:
@@ -83,7 +90,7 @@ def test_service_survives_generated_input(fuzz_stack: Stack, service: str, throu
     schema = schemathesis.openapi.from_url(f"{fuzz_stack.url(service)}/openapi.json")
     base_url = f"{fuzz_stack.base}/{service}" if through_gateway else fuzz_stack.url(service)
     target = f"{service} {'via gateway' if through_gateway else 'direct'}"
-    failures = _fuzz(schema, base_url, target)
+    failures = _fuzz(schema, base_url, target, via_gateway=through_gateway)
     assert not failures, f"{len(failures)} operation(s) of {target} failed:\n\n" + "\n\n".join(failures)
 
 
