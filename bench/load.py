@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inventory import HOT_SKUS, LOCATION, fresh_database  # noqa: E402
+from inventory import LOCATION, fresh_database, seed  # noqa: E402
 
 PREDICT = {"model_name": "demand_forecast",
            "features": {"historical_demand": 120, "seasonality": 0.5, "trend": 10, "price": 50, "promotions": 1}}
@@ -82,17 +82,6 @@ def _env(**extra: str) -> dict[str, str]:
            if not k.startswith(("REDIS", "RATE_LIMIT", "JWT", "DATABASE", "GATEWAY_SERVICES", "INVENTORY_URL"))}
     return env | {"DEMO_DATA": "false", "LOG_LEVEL": "WARNING", "RATE_LIMIT_DEFAULT_PER_MINUTE": "10000000",
                   "RATE_LIMIT_DEFAULT_PER_HOUR": "10000000"} | extra
-
-
-def seed(url: str) -> list[str]:
-    codes = [f"HOT-{i:03d}" for i in range(HOT_SKUS)]
-    with httpx.Client(base_url=url, timeout=30) as client:
-        client.post("/locations", json={"code": LOCATION, "name": "Bench warehouse"}).raise_for_status()
-        for code in codes:
-            client.post("/skus", json={"code": code, "name": code, "reorder_point": 10}).raise_for_status()
-            client.post("/movements", json={"type": "receipt", "sku": code, "location": LOCATION,
-                                            "quantity": 1_000_000}).raise_for_status()
-    return codes
 
 
 async def _client(session: aiohttp.ClientSession, base: str, codes: list[str], stop_at: float, record_from: float,
@@ -142,7 +131,7 @@ def run(server: str, instances: int, steps: list[int], seconds: float, workdir: 
                                                  ML_TRAINING_DATA_PATH=str(workdir / "training")), workdir))
         services = ",".join([f"inventory={u}" for u in inv] + [f"ml={ml}"])
         gateway = stack.enter_context(serve("gateway", _env(GATEWAY_SERVICES=services), workdir))
-        codes = seed(inv[0])
+        codes = seed(inv[0], on_hand=1_000_000)
         rows = [asyncio.run(_step(gateway, codes, clients, seconds)) for clients in steps]
         recon = httpx.get(f"{inv[0]}/reconciliation", timeout=120).json()
         if not recon.get("ok"):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sync.web.errors import error_responses
+
 MovementClass = Literal["active", "slow", "dead", "out_of_stock"]
 
 
@@ -193,21 +195,9 @@ class Health(BaseModel):
     dependencies: dict[str, Dependency]
 
 
-class ErrorBody(BaseModel):
-    code: str = Field(description="Machine-readable error code, e.g. validation_error, service_unavailable.")
-    message: str = Field(description="What went wrong, naming the field or the dependency.")
-    details: Any = Field(None, description="Structured details: the fields at fault, the dependency and path.")
-
-
-class ErrorResponse(BaseModel):
-    """Every error this service answers: ``{"error": {"code", "message", "details"}}``."""
-
-    error: ErrorBody
-
-
-#: The error answers of every data endpoint (they all read the inventory service).
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorResponse, "description": "Invalid query parameter; details name each one."},
-    502: {"model": ErrorResponse, "description": "The inventory service answered outside its contract."},
-    503: {"model": ErrorResponse, "description": "The inventory service is unreachable or failing."},
-}
+#: The error answers of every data endpoint (they all read the inventory service), in the one error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(422, 502, 503, descriptions={
+    422: "Invalid query parameter; details name each one.",
+    502: "The inventory service answered outside its contract.",
+    503: "The inventory service is unreachable or failing.",
+})

@@ -67,3 +67,41 @@ def demand_history(base_url: str, *, sku: str | None = None, timeout: float = 30
         raise ValidationFailed("inventory has no demand history yet" + (f" for {sku!r}" if sku else ""),
                                details={"field": "history"})
     return frame
+
+
+PAGE = 1000
+MAX_PAGES = 10_000
+
+
+def list_items(base_url: str, path: str, params: dict[str, str] | None = None,
+               timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Every item of one of the inventory's paginated lists (``{"items", "next_cursor"}``: ``/skus``,
+    ``/levels``, ``/suppliers``, ``/purchase-orders``), following the cursor to the end."""
+    url = base_url.rstrip("/") + path
+    items: list[dict[str, Any]] = []
+    cursor = None
+    with httpx.Client(timeout=timeout) as client:
+        for _ in range(MAX_PAGES):
+            query = (params or {}) | {"limit": str(PAGE)} | ({"cursor": cursor} if cursor else {})
+            try:
+                resp = client.get(url, params=query)
+            except httpx.HTTPError as exc:
+                log.warning("inventory service at %s is unreachable: %s: %s", url, exc.__class__.__name__, exc)
+                raise UpstreamUnavailable(f"the inventory service is unreachable (GET {path})",
+                                          details={"dependency": "inventory", "path": path}) from exc
+            if resp.status_code != 200:
+                log.warning("inventory service at %s answered %s: %s", url, resp.status_code, resp.text[:300])
+                raise UpstreamUnavailable(f"the inventory service answered {resp.status_code} for GET {path}",
+                                          details={"dependency": "inventory", "path": path,
+                                                   "status": resp.status_code})
+            try:
+                body = resp.json()
+                items.extend(body["items"])
+                cursor = body.get("next_cursor")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UpstreamUnavailable(f"the inventory service sent GET {path} in an unexpected shape",
+                                          details={"dependency": "inventory", "path": path}) from exc
+            if not cursor:
+                return items
+    raise UpstreamUnavailable(f"the inventory service's GET {path} did not end after {MAX_PAGES} pages",
+                              details={"dependency": "inventory", "path": path})

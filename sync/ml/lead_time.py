@@ -27,50 +27,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pandas as pd
 
-from sync.errors import UpstreamUnavailable
 from sync.ml.builtins import LEAD_TIME_FEATURES
+from sync.ml.inventory_client import list_items
 
 log = logging.getLogger("sync.ml")
 HEALTH_WINDOW_DAYS = 90
-PAGE = 1000
-MAX_PAGES = 1000
 SYNTHETIC_SOURCE = "synthetic start-up rows"
 MODEL = "lead_time_prediction"
 
 
-def _pages(base_url: str, path: str, params: dict[str, str], timeout: float) -> list[dict[str, Any]]:
-    """Every item of a paginated inventory list; failures are ``UpstreamUnavailable`` (503)."""
-    url = base_url.rstrip("/") + path
-    items: list[dict[str, Any]] = []
-    cursor = None
-    with httpx.Client(timeout=timeout) as client:
-        for _ in range(MAX_PAGES):
-            query = params | {"limit": str(PAGE)} | ({"cursor": cursor} if cursor else {})
-            try:
-                resp = client.get(url, params=query)
-            except httpx.HTTPError as exc:
-                raise UpstreamUnavailable(f"inventory service at {base_url} is unreachable: {exc}",
-                                          details={"url": url}) from exc
-            if resp.status_code != 200:
-                raise UpstreamUnavailable(f"inventory service answered {resp.status_code} for {path}",
-                                          details={"url": url, "status": resp.status_code})
-            try:
-                body = resp.json()
-                items.extend(body["items"])
-                cursor = body.get("next_cursor")
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UpstreamUnavailable(f"inventory service sent {path} in an unexpected shape") from exc
-            if not cursor:
-                return items
-    raise UpstreamUnavailable(f"inventory service's {path} did not end after {MAX_PAGES} pages")
 
 
 def received_orders(base_url: str, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Orders received in full, as the inventory service lists them."""
-    return _pages(base_url, "/purchase-orders", {"status": "received"}, timeout)
+    return list_items(base_url, "/purchase-orders", {"status": "received"}, timeout)
 
 
 def _time(value: str) -> datetime:

@@ -40,8 +40,8 @@ import pandas as pd
 from sync.errors import SyncError, UpstreamUnavailable, ValidationFailed
 from sync.ml.builtins import DEMAND_FEATURES
 from sync.ml.drift import psi
-from sync.ml.inventory_client import demand_history
-from sync.ml.lead_time import _pages, refresh_lead_time_model
+from sync.ml.inventory_client import demand_history, list_items
+from sync.ml.lead_time import refresh_lead_time_model
 from sync.ml.metrics import accuracy
 from sync.settings import Settings
 
@@ -158,7 +158,8 @@ class ContinuousLearner:
         wide = frame.pivot_table(index="sku", columns="date", values="quantity", aggfunc="sum", fill_value=0.0)
         self.history = wide.sort_index(axis=1)
         try:
-            self.prices = {str(s["code"]): float(s.get("price") or 0.0) for s in _pages(base, "/skus", {}, timeout)}
+            skus = list_items(base, "/skus", timeout=timeout)
+            self.prices = {str(s["code"]): float(s.get("price") or 0.0) for s in skus}
         except UpstreamUnavailable:
             pass  # keep the prices read before
 

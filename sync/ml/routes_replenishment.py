@@ -23,16 +23,15 @@ from collections.abc import Callable
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-import httpx
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from sync.errors import Conflict, NotFound, SyncError, UpstreamUnavailable
+from sync.errors import Conflict, NotFound, SyncError
 from sync.ml import schemas
-from sync.ml.inventory_client import demand_history
+from sync.ml.inventory_client import demand_history, list_items
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
 from sync.ml.replenishment.apply import apply_plan
 from sync.settings import Settings
@@ -48,9 +47,7 @@ Money = Annotated[float, Field(ge=0, le=1e10, allow_inf_nan=False)]
 #: a number of periods (lead time, its spread): finite, at most two years of weeks
 Periods = Annotated[float, Field(ge=0, le=104, allow_inf_nan=False)]
 SkuCode = Annotated[str, Field(min_length=1, max_length=64)]
-PAGE = 1000
 MIN_OBSERVED = 3  # received orders before a supplier's observed lead time replaces the promised one
-MAX_PAGES = 10_000
 
 
 class _Policy(schemas._Body):
@@ -116,31 +113,6 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _pages(base_url: str, path: str, timeout: float) -> list[dict[str, Any]]:
-    """Every item of a paginated inventory list (``{"items", "next_cursor"}``)."""
-    url = base_url.rstrip("/") + path
-    items: list[dict[str, Any]] = []
-    cursor = None
-    with httpx.Client(timeout=timeout) as client:
-        for _ in range(MAX_PAGES):
-            params = {"limit": PAGE} | ({"cursor": cursor} if cursor else {})
-            try:
-                resp = client.get(url, params=params)
-            except httpx.HTTPError as exc:
-                raise UpstreamUnavailable(f"inventory service at {base_url} is unreachable: {exc}",
-                                          details={"url": url}) from exc
-            if resp.status_code != 200:
-                raise UpstreamUnavailable(f"inventory service answered {resp.status_code} for {path}",
-                                          details={"url": url, "status": resp.status_code})
-            try:
-                body = resp.json()
-                items.extend(body["items"])
-                cursor = body.get("next_cursor")
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UpstreamUnavailable(f"inventory service sent {path} in an unexpected shape") from exc
-            if not cursor:
-                return items
-    raise UpstreamUnavailable(f"inventory service's {path} did not end after {MAX_PAGES} pages")
 
 
 def _lead_time(sku: dict[str, Any], supplier: dict[str, Any] | None, days: float) -> tuple[float, float, str]:
@@ -215,10 +187,10 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
     history = demand_history(base, timeout=timeout)
     advance(1)
     planned = set(history["sku"].astype(str))
-    skus = {str(s["code"]): s for s in _pages(base, "/skus", timeout) if str(s["code"]) in planned}
+    skus = {str(s["code"]): s for s in list_items(base, "/skus", timeout=timeout) if str(s["code"]) in planned}
     advance(2)
     days = _period_days(body.freq)
-    suppliers_known = {str(s["code"]): s for s in _pages(base, "/suppliers", timeout)} if any(
+    suppliers_known = {str(s["code"]): s for s in list_items(base, "/suppliers", timeout=timeout)} if any(
         s.get("supplier") for s in skus.values()) else {}
     lead = {code: _lead_time(s, suppliers_known.get(str(s.get("supplier"))), days) for code, s in skus.items()}
     lead_time: Any = body.lead_time if body.lead_time is not None else {c: v[0] for c, v in lead.items()}
@@ -240,7 +212,7 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
                                   else result["sku"].map(lambda c: sources.get(c, "default: 2 periods")))
     advance(3)
     positions: dict[str, float] = {}
-    levels = _pages(base, "/levels", timeout)
+    levels = list_items(base, "/levels", timeout=timeout)
     for level in levels:
         code = str(level["sku"])
         if code in planned:

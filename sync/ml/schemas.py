@@ -20,6 +20,7 @@ from pydantic import (
 
 from sync.errors import ValidationFailed
 from sync.ml.validation import MAX_FEATURE_MAGNITUDE, check_quantiles
+from sync.web.errors import error_responses
 
 
 def _number(value: Any) -> float:
@@ -183,18 +184,6 @@ def history_frame(rows: list[HistoryRow]) -> Any:
     return frame
 
 
-class ErrorBody(BaseModel):
-    code: str = Field(description="Machine-readable error code, e.g. validation_error, not_found.")
-    message: str = Field(description="What went wrong, naming the field or resource.")
-    details: Any = Field(None, description="Structured details: the fields at fault, the resource asked for.")
-
-
-class ErrorResponse(BaseModel):
-    """Every error this service answers: ``{"error": {"code", "message", "details"}}``."""
-
-    error: ErrorBody
-
-
 _ERROR_DESCRIPTIONS = {
     400: "Malformed request.",
     401: "Admin route without a bearer token (ADMIN_TOKEN set).",
@@ -209,5 +198,5 @@ _ERROR_DESCRIPTIONS = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for a route's error statuses, all in the one error shape."""
-    return {status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
+    """OpenAPI ``responses`` for a route's error statuses, all in the one error shape (``sync.web.errors``)."""
+    return error_responses(*statuses, descriptions=_ERROR_DESCRIPTIONS)

@@ -61,9 +61,11 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a FastAPI route: each status documented with the shared error schema."""
-    return {status: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(status, "Error")} for status in statuses}
+def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a FastAPI route: each status documented with the shared error schema; a service may
+    word a status its own way (``descriptions``)."""
+    words = _DESCRIPTIONS | (descriptions or {})
+    return {status: {"model": ErrorResponse, "description": words.get(status, "Error")} for status in statuses}
 
 
 def route_contexts(app: FastAPI) -> list[Any]:
