@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from sync.errors import Forbidden, Unauthorized, ValidationFailed
+from sync.gateway import admin_ops
 from sync.gateway.auth import Principal, bearer_token
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.settings import Settings
@@ -85,7 +86,8 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         return {"services": gw.registry.describe()}
 
     @app.post("/services/{service_name}", status_code=201, summary="Register an instance of a service")
-    async def register(request: Request, service_name: str, endpoint: ServiceEndpoint, _: Admin) -> dict[str, Any]:
+    async def register(request: Request, service_name: str, endpoint: ServiceEndpoint, _: Admin,
+                       ttl: Annotated[float | None, Query(gt=0, le=86_400)] = None) -> dict[str, Any]:
         gw = _gateway(request)
         sent = await request.json()
         defaults = {"timeout": gw.settings.GATEWAY_TIMEOUT,
@@ -95,10 +97,10 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         if omitted:  # fields the caller left out follow the gateway's settings, not the class defaults
             endpoint = replace(endpoint, **omitted)
         try:
-            await gw.register(service_name, endpoint)
+            await gw.register(service_name, endpoint, ttl)
         except ValueError as exc:
             raise ValidationFailed(str(exc), details={"field": "service_name"}) from exc
-        return {"service": service_name, "instance": endpoint.to_dict(), "registered": True}
+        return {"service": service_name, "instance": endpoint.to_dict(), "registered": True, "ttl": ttl}
 
     @app.get("/rate-limits", summary="Rate-limit rules per endpoint pattern")
     async def rate_limits(request: Request, _: Reader) -> dict[str, Any]:
@@ -115,6 +117,8 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         except ValueError as exc:
             raise ValidationFailed(str(exc), details={"field": "endpoint"}) from exc
         return {"endpoint": pattern, "limit": limit.to_dict()}
+
+    admin_ops.install(app, _gateway, Reader, Admin)  # DELETE /services/..., PUT /services/.../policy, /debug
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(request: Request) -> Response:

@@ -54,8 +54,9 @@ class Proxy:
         self.budget.deposit()
         tried: list[Instance] = []
         last_error: Exception | None = None
+        key = pool.affinity.key(scope["headers"]) if pool.affinity is not None else None  # sticky sessions
         while True:
-            inst = pool.pick(tried) or (pool.pick() if tried else None)
+            inst = pool.pick(tried, key) or (pool.pick((), key) if tried else None)
             if inst is None:
                 if last_error is not None:
                     raise last_error
