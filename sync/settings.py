@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     )
 
     # --- API gateway ----------------------------------------------------------------------
+    ML_DEBUG: bool = Field(
+        False, description="Start the ML service in debug mode (every prediction logged); switchable at run "
+        "time with `PUT /debug` on the ML service.",
+    )
     GATEWAY_HOST: str = Field("127.0.0.1", description="Interface the gateway binds (0.0.0.0 for all).")
     GATEWAY_PORT: int = Field(8000, ge=1, le=65535, description="Gateway port.")
     REDIS_URL: str | None = Field(
