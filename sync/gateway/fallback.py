@@ -117,8 +117,10 @@ class Fallback:
         held: list[Message] = []  # a 502/503/504 answer, held back while a fallback may replace it
         body: list[bytes] = []
         state = {"status": 0, "size": 0, "keep": False, "hold": False}
+        start_headers: Headers = []
 
         async def capture(message: Message) -> None:
+            nonlocal start_headers
             if message["type"] == "http.response.start":
                 status = message["status"]
                 state["status"] = status
@@ -126,7 +128,8 @@ class Fallback:
                     state["hold"] = True
                     held.append(message)
                     return
-                state["keep"] = 200 <= status < 300 and _storable(message.get("headers", ()), ctx)
+                start_headers = list(message.get("headers", ()))
+                state["keep"] = 200 <= status < 300 and _storable(start_headers, ctx)
             elif message["type"] == "http.response.body":
                 if state["hold"]:
                     return
@@ -143,16 +146,8 @@ class Fallback:
                         self.cache.put(key, state["status"], headers, b"".join(body))
             await send(message)
 
-        start_headers: Headers = []
-
-        async def capture_start(message: Message) -> None:
-            nonlocal start_headers
-            if message["type"] == "http.response.start":
-                start_headers = list(message.get("headers", ()))
-            await capture(message)
-
         try:
-            await self.app(scope, receive, capture_start)
+            await self.app(scope, receive, capture)
         except SyncError as exc:
             if ctx.status or exc.status not in _UNAVAILABLE:
                 raise
