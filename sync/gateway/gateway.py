@@ -118,6 +118,8 @@ class APIGateway:
     async def register(self, service_name: str, endpoint: ServiceEndpoint, ttl: float | None = None) -> None:
         """Register an instance; with ``ttl`` it is dropped unless registered again within ``ttl`` seconds."""
         self.registry.add(service_name, endpoint, ttl)
+        if ttl is not None and self._started:
+            self._start_sweeper()
         if self.shared is not None:
             await self._shared_call(self.shared.save_service(service_name, endpoint))
 
@@ -155,6 +157,11 @@ class APIGateway:
                 log.warning("instance %s of %s expired: no registration renewal within its %ss TTL",
                             inst.name, inst.service, inst.ttl)
         return dropped
+
+    def _start_sweeper(self) -> None:
+        """Look for expired registrations (with Redis always: other processes may register with a TTL)."""
+        if not any(t.get_name() == "gateway-registry-expiry" and not t.done() for t in self._tasks):
+            self._tasks.append(asyncio.create_task(self._sweep(), name="gateway-registry-expiry"))
 
     async def _sweep(self) -> None:
         while True:
@@ -231,7 +238,8 @@ class APIGateway:
                 except TimeoutError:
                     log.warning("shared registry: not subscribed to Redis events yet; continuing")
             self._tasks.append(asyncio.create_task(self.health.run(), name="gateway-health"))
-            self._tasks.append(asyncio.create_task(self._sweep(), name="gateway-registry-expiry"))
+            if self.shared is not None or self.registry.expired(float("inf")):
+                self._start_sweeper()
             self._started = True
 
     async def aclose(self) -> None:
