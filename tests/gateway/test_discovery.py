@@ -118,11 +118,21 @@ async def test_heartbeat_keeps_it_silence_drops_it_on_both_replicas(upstreams, r
                     gone_after[url] = time.monotonic() - stopped
             await asyncio.sleep(0.05)
         assert set(gone_after) == {a, b}, gone_after
+        print("heartbeat stopped; instance gone after (s):", {u: round(t, 2) for u, t in gone_after.items()},
+              "renewals:", heartbeat.renewals)
         # the last renewal came at most ttl/3 before the stop; a sweep runs every 0.25 s
         assert max(gone_after.values()) <= ttl + 0.5, gone_after
         for url in (a, b):
             assert name not in await _instances(client, url, "inv")
             assert (await client.get(f"{url}/static/x")).json()["instance"] == "static-1"
+    # a gateway started afterwards never learns the expired registration, and Redis no longer holds it
+    late = APIGateway(redis_url=redis_url, settings=make_settings())
+    async with late:
+        assert late.registry.find_instance(name) is None
+        assert late.registry.find_instance("static-1") is not None
+        assert late._redis is not None
+        assert await late._redis.hget("gw:services", f"inv/{name}") is None
+        assert await late._redis.hget("gw:leases", f"inv/{name}") is None
 
 
 @pytest.mark.redis
