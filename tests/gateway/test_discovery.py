@@ -157,3 +157,25 @@ async def test_delete_and_debug_switch_reach_the_other_replica(upstreams, redis_
                 break
             await asyncio.sleep(0.02)
         assert (await client.get(f"{b}/debug")).json() == {"enabled": True}
+
+
+async def test_up_registers_with_ttl_renews_and_deregisters_on_stop() -> None:
+    """What `inventory-system up` does with SERVICE_REGISTRY_URL: register with a TTL, renew, DELETE on stop."""
+    from sync.supervisor import Supervisor
+    from tests.gateway.conftest import serve_with_edge
+
+    gateway = APIGateway(settings=make_settings())
+    async with serve_with_edge(gateway) as url, httpx.AsyncClient(base_url=url) as client:
+        sup = Supervisor(make_settings(SERVICE_REGISTRY_URL=url, SERVICE_REGISTRY_TTL=1))
+        await asyncio.to_thread(sup._register, url)
+        try:
+            names = {f"{s.name}-{s.port}" for s in sup.services[:-1]}
+            await asyncio.sleep(2.0)  # two TTLs: still registered through the renewals
+            services = (await client.get("/services")).json()["services"]
+            seen = {i["name"]: i["ttl"] for svc in services.values() for i in svc["instances"]}
+            assert seen == dict.fromkeys(names, 1.0)
+            assert sup.heartbeat is not None and sup.heartbeat.renewals >= 5
+        finally:
+            await asyncio.to_thread(sup.stop)
+        services = (await client.get("/services")).json()["services"]  # at once, not after the TTL
+        assert [i for svc in services.values() for i in svc["instances"]] == []
