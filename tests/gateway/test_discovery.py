@@ -60,6 +60,13 @@ async def test_bad_ttl_is_a_422_naming_it(upstreams) -> None:  # type: ignore[no
             assert r.status_code == 422, r.text
             assert "ttl" in r.text
         assert (await client.get("/dyn/x")).status_code == 404
+        for bad in (0, -1, "30", True, 1e9):
+            r = await client.post("/services/dyn", json={**body(up), "ttl": bad})
+            assert r.status_code == 422 and "ttl" in r.text, r.text
+        assert (await client.get("/dyn/x")).status_code == 404
+        r = await client.post("/services/dyn", json={**body(up), "ttl": 30})  # in the body works too
+        assert r.status_code == 201 and r.json()["ttl"] == 30
+        assert (await client.get("/services")).json()["services"]["dyn"]["instances"][0]["ttl"] == 30
 
 
 async def test_delete_deregisters_admin_only(upstreams) -> None:  # type: ignore[no-untyped-def]
