@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     )
 
     # --- API gateway ----------------------------------------------------------------------
+    ML_DEBUG: bool = Field(
+        False, description="Start the ML service in debug mode (every prediction logged); switchable at run "
+        "time with `PUT /debug` on the ML service.",
+    )
     GATEWAY_HOST: str = Field("127.0.0.1", description="Interface the gateway binds (0.0.0.0 for all).")
     GATEWAY_PORT: int = Field(8000, ge=1, le=65535, description="Gateway port.")
     REDIS_URL: str | None = Field(
@@ -94,6 +98,21 @@ class Settings(BaseSettings):
         "inventory=http://127.0.0.1:8004,analytics=http://127.0.0.1:8005,ml=http://127.0.0.1:8006",
         description="Instances the gateway service registers at start: name=url pairs, comma-separated.",
     )
+    GATEWAY_DEBUG: bool = Field(
+        False, description="Start the gateway in debug mode (logs every routing decision); switchable at run "
+        "time with `PUT /debug`.",
+    )
+    GATEWAY_FALLBACK_MAX_AGE: float = Field(
+        0, ge=0, le=86_400, description="Seconds a kept GET/HEAD answer may serve as the fallback when no "
+        "instance can; 0 turns fallbacks off (per service: `PUT /services/{name}/policy`).",
+    )
+    GATEWAY_FALLBACK_MAX_ENTRIES: int = Field(1000, ge=1, description="Most answers the fallback cache keeps.")
+    GATEWAY_FALLBACK_MAX_BYTES: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Most bytes the fallback cache holds (answers over 1 MiB are not kept).",
+    )
+    GATEWAY_AFFINITY: str = Field(
+        "", description="Sticky sessions: `service=header:NAME` or `service=cookie:NAME` pairs, comma-separated.",
+    )
 
     # --- Command line (`inventory-system status/plan/forecast/backtest/orders`) -------------
     CLI_GATEWAY_URL: str | None = Field(
@@ -122,6 +141,10 @@ class Settings(BaseSettings):
         None,
         description="A gateway to register with: services started by `inventory-system up` POST "
         "themselves to `{url}/services/{name}` when set.",
+    )
+    SERVICE_REGISTRY_TTL: float = Field(
+        30, ge=1, le=3600, description="Seconds a self-registration lasts; `inventory-system up` renews it "
+        "every third of that and deregisters on stop.",
     )
     HEALTH_CHECK_INTERVAL: float = Field(30, gt=0, description="Seconds between active health checks.")
     CIRCUIT_BREAKER_THRESHOLD: int = Field(5, ge=1, description="Consecutive failures that open a breaker.")

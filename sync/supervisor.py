@@ -6,6 +6,9 @@
 on the gateway's port, all on one database and one Redis; the gateway balances across the instances.
 The first inventory instance starts alone (it runs the migrations and loads the demo data), the rest
 once it answers.
+With ``SERVICE_REGISTRY_URL`` the services register with that gateway for ``SERVICE_REGISTRY_TTL``
+seconds, renew every third of it (:class:`Heartbeat`) and deregister when ``up`` stops; a registration
+that stops being renewed (``up`` killed with SIGKILL, the host gone) leaves the registry within its TTL.
 Ctrl-C or SIGTERM stops every child; children also get SIGTERM if the supervisor itself dies
 (``PR_SET_PDEATHSIG``), so no process or bound port is left behind.
 """
@@ -162,20 +165,96 @@ def wait_healthy(url: str, deadline: float, alive: Callable[[], bool]) -> bool:
     return False
 
 
-def register_with(registry_url: str, services: Sequence[ServiceProcess], token: str | None = None) -> None:
-    """POST each service to a gateway's ``/services/{name}`` (the gateway's own registration API)."""
+def instance_name(service: ServiceProcess) -> str:
+    return f"{service.name}-{service.port}"
+
+
+def register_with(registry_url: str, services: Sequence[ServiceProcess], token: str | None = None,
+                  ttl: float | None = None) -> None:
+    """POST each service to a gateway's ``/services/{name}`` (the gateway's own registration API).
+
+    With ``ttl`` the registration lasts that many seconds unless it is made again (a heartbeat).
+    """
     headers = {"content-type": "application/json"}
     if token:
         headers["authorization"] = f"Bearer {token}"
+    query = f"?ttl={ttl:g}" if ttl is not None else ""
     for service in services:
-        body = {"name": f"{service.name}-{service.port}", "url": service.url,
-                "health_check_url": f"{service.url}/health"}
+        body = {"name": instance_name(service), "url": service.url, "health_check_url": f"{service.url}/health"}
         request = urllib.request.Request(  # noqa: S310 - URL from our own settings
-            f"{registry_url.rstrip('/')}/services/{service.name}", data=json.dumps(body).encode(),
+            f"{registry_url.rstrip('/')}/services/{service.name}{query}", data=json.dumps(body).encode(),
             headers=headers, method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
             resp.read()
+
+
+def deregister_from(registry_url: str, services: Sequence[ServiceProcess], token: str | None = None) -> None:
+    """DELETE each service's instance from the gateway (an instance it no longer knows is not an error)."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    for service in services:
+        request = urllib.request.Request(  # noqa: S310 - URL from our own settings
+            f"{registry_url.rstrip('/')}/services/{service.name}/{instance_name(service)}", headers=headers,
+            method="DELETE",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+
+
+class Heartbeat:
+    """Keeps services registered with a gateway: registers with a TTL, renews every third of it, and
+    deregisters on :meth:`stop`. ``token`` is called before each round (a fresh admin token, or None)."""
+
+    def __init__(self, registry_url: str, services: Sequence[ServiceProcess], ttl: float,
+                 token: Callable[[], str | None] = lambda: None) -> None:
+        self.registry_url = registry_url
+        self.services = list(services)
+        self.ttl = ttl
+        self.interval = ttl / 3
+        self.token = token
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def beat(self) -> None:
+        register_with(self.registry_url, self.services, self.token(), self.ttl)
+        self.renewals += 1
+
+    def start(self) -> None:
+        """Register now (raising if the gateway refuses or is unreachable), then renew in a thread."""
+        self.beat()
+        self._thread = threading.Thread(target=self._run, name="registry-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.beat()
+            except (OSError, urllib.error.HTTPError) as exc:  # keep trying; say so once
+                if not self._failing:
+                    print(f"registry heartbeat to {self.registry_url} failed: {exc}", file=sys.stderr)
+                self._failing = True
+            else:
+                if self._failing:
+                    print(f"registry heartbeat to {self.registry_url} works again", file=sys.stderr)
+                self._failing = False
+
+    def stop(self, *, deregister: bool = True) -> None:
+        """Stop renewing; with ``deregister`` also remove the instances now (else they expire with the TTL)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+            self._thread = None
+        if deregister:
+            try:
+                deregister_from(self.registry_url, self.services, self.token())
+            except (OSError, urllib.error.HTTPError) as exc:
+                print(f"could not deregister from {self.registry_url}: {exc}", file=sys.stderr)
 
 
 class Supervisor:
@@ -187,6 +266,7 @@ class Supervisor:
         self.services = plan(settings, replicas)
         self.startup_timeout = startup_timeout
         self._stopping = threading.Event()
+        self.heartbeat: Heartbeat | None = None
 
     def run(self) -> int:
         problems = replica_problems(self.settings, self.replicas)
@@ -262,23 +342,32 @@ class Supervisor:
                     return 1
         return 0
 
-    def _register(self, registry_url: str) -> None:
-        token = None
-        if self.settings.JWT_SECRET is not None:
-            from sync.gateway.auth import issue_token
+    def _token(self) -> str | None:
+        if self.settings.JWT_SECRET is None:
+            return None
+        from sync.gateway.auth import issue_token
 
-            token = issue_token(self.settings.JWT_SECRET.get_secret_value(), "inventory-system-up",
-                                [self.settings.JWT_ADMIN_SCOPE], ttl_seconds=60,
-                                audience=self.settings.JWT_AUDIENCE, issuer=self.settings.JWT_ISSUER)
+        return issue_token(self.settings.JWT_SECRET.get_secret_value(), "inventory-system-up",
+                           [self.settings.JWT_ADMIN_SCOPE], ttl_seconds=60,
+                           audience=self.settings.JWT_AUDIENCE, issuer=self.settings.JWT_ISSUER)
+
+    def _register(self, registry_url: str) -> None:
+        ttl = self.settings.SERVICE_REGISTRY_TTL
+        heartbeat = Heartbeat(registry_url, self.services[:-1], ttl, self._token)
         try:
-            register_with(registry_url, self.services[:-1], token)
+            heartbeat.start()
         except (OSError, urllib.error.HTTPError) as exc:
             print(f"could not register with {registry_url}: {exc}", file=sys.stderr)
         else:
-            print(f"registered inventory, analytics and ml with {registry_url}")
+            self.heartbeat = heartbeat
+            print(f"registered inventory, analytics and ml with {registry_url} "
+                  f"(TTL {ttl:g}s, renewed every {heartbeat.interval:g}s)")
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM every live child (whole process group), then SIGKILL what is left after ``grace``."""
+        """Deregister, SIGTERM every live child (whole process group), then SIGKILL what is left after ``grace``."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop(deregister=True)
+            self.heartbeat = None
         live = [s.proc for s in reversed(self.services) if s.proc is not None and s.proc.poll() is None]
         for proc in live:
             with contextlib.suppress(ProcessLookupError):

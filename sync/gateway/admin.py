@@ -12,10 +12,11 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from sync.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from sync.gateway import admin_ops
 from sync.gateway.auth import Principal, bearer_token
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.settings import Settings
@@ -114,20 +115,22 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         return {"services": gw.registry.describe()}
 
     @app.post("/services/{service_name}", status_code=201, summary="Register an instance of a service")
-    async def register(request: Request, service_name: str, endpoint: ServiceEndpoint, _: Admin) -> dict[str, Any]:
+    async def register(request: Request, service_name: str, endpoint: ServiceEndpoint, _: Admin,
+                       ttl: Annotated[float | None, Query(gt=0, le=86_400)] = None) -> dict[str, Any]:
         gw = _gateway(request)
         sent = await request.json()
         defaults = {"timeout": gw.settings.GATEWAY_TIMEOUT,
                     "circuit_breaker_threshold": gw.settings.CIRCUIT_BREAKER_THRESHOLD,
                     "circuit_breaker_timeout": gw.settings.CIRCUIT_BREAKER_TIMEOUT}
-        omitted = {k: v for k, v in defaults.items() if k not in sent}
+        ttl = admin_ops.ttl_from(sent, ttl)  # "ttl" may also come in the body
+        omitted = {k: v for k, v in defaults.items() if k not in sent and k != "ttl"}
         if omitted:  # fields the caller left out follow the gateway's settings, not the class defaults
             endpoint = replace(endpoint, **omitted)
         try:
-            await gw.register(service_name, endpoint)
+            await gw.register(service_name, endpoint, ttl)
         except ValueError as exc:
             raise ValidationFailed(str(exc), details={"field": "service_name"}) from exc
-        return {"service": service_name, "instance": endpoint.to_dict(), "registered": True}
+        return {"service": service_name, "instance": endpoint.to_dict(), "registered": True, "ttl": ttl}
 
     @app.get("/rate-limits", summary="Rate-limit rules per endpoint pattern")
     async def rate_limits(request: Request, _: Reader) -> dict[str, Any]:
@@ -152,6 +155,8 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         except ValueError as exc:
             raise ValidationFailed(str(exc), details={"field": "endpoint"}) from exc
         return {"endpoint": pattern, "limit": limit.to_dict()}
+
+    admin_ops.install(app, _gateway, Reader, Admin)  # DELETE /services/..., PUT /services/.../policy, /debug
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from sync.gateway.affinity import Affinity, rendezvous_order
 from sync.gateway.breaker import CircuitBreaker, Listener
 from sync.gateway.models import ServiceEndpoint
 
@@ -24,8 +25,8 @@ class Instance:
     check or first request failed is not ready: no traffic, and no breaker involved, until a check passes.
     """
 
-    __slots__ = ("base", "breaker", "current", "endpoint", "health_state", "healthy", "last_health_error",
-                 "next_check", "service")
+    __slots__ = ("base", "breaker", "current", "endpoint", "expires", "health_state", "healthy",
+                 "last_health_error", "next_check", "service", "ttl")
 
     def __init__(self, service: str, endpoint: ServiceEndpoint, clock: Callable[[], float],
                  listener: Listener | None = None) -> None:
@@ -37,6 +38,8 @@ class Instance:
         self.next_check = 0.0  # time.monotonic() of the next active check: due at once
         self.last_health_error: str | None = None
         self.current = 0
+        self.ttl: float | None = None  # None: registered statically, never expires
+        self.expires: float | None = None  # clock time after which an unrenewed registration is dropped
         self.breaker = CircuitBreaker(endpoint.name, endpoint.circuit_breaker_threshold,
                                       float(endpoint.circuit_breaker_timeout), clock, listener)
 
@@ -58,7 +61,8 @@ class Instance:
     def describe(self) -> dict[str, object]:
         return {**self.endpoint.to_dict(), "healthy": self.healthy, "health": self.health_state,
                 "circuit_breaker": self.breaker.state.value,
-                "consecutive_failures": self.breaker.failures, "last_health_error": self.last_health_error}
+                "consecutive_failures": self.breaker.failures, "last_health_error": self.last_health_error,
+                "ttl": self.ttl}
 
 
 class Pool:
@@ -67,6 +71,7 @@ class Pool:
     def __init__(self, service: str) -> None:
         self.service = service
         self.instances: list[Instance] = []
+        self.affinity: Affinity | None = None  # sticky sessions: the request's key picks by rendezvous hashing
 
     def upsert(self, instance: Instance) -> None:
         """Add an instance, or replace the one with the same name (keeping nothing of its old state)."""
@@ -78,15 +83,28 @@ class Pool:
                 return
         self.instances.append(instance)
 
-    def pick(self, exclude: Iterable[Instance] = ()) -> Instance | None:
+    def remove(self, name: str) -> Instance | None:
+        for i, existing in enumerate(self.instances):
+            if existing.name == name:
+                return self.instances.pop(i)
+        return None
+
+    def pick(self, exclude: Iterable[Instance] = (), key: bytes | None = None) -> Instance | None:
         """The next instance by smooth WRR among healthy ones whose breaker admits a request.
 
+        With an affinity ``key`` (sticky sessions) the instance is the first in the key's rendezvous
+        order that is healthy and admitted by its breaker, so a key stays put until its instance leaves.
         The chosen instance's breaker is acquired (so a half-open breaker sends one probe only); the
         caller must report the outcome to it.
         """
         skip = set(map(id, exclude)) if exclude else ()
         candidates = [i for i in self.instances
                       if i.healthy and id(i) not in skip and i.breaker.available()]
+        if key is not None:
+            for inst in rendezvous_order(key, candidates):
+                if inst.breaker.acquire():
+                    return inst
+            return None
         while candidates:
             total = 0
             best: Instance | None = None

@@ -23,6 +23,7 @@ from sync.gateway.auth import TokenVerifier
 from sync.gateway.balancer import Pool
 from sync.gateway.breaker import BreakerState
 from sync.gateway.clientip import ClientResolver, parse_networks
+from sync.gateway.fallback import Fallback, FallbackCache
 from sync.gateway.health import HealthChecker
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.models import RateLimit, ServiceEndpoint
@@ -30,7 +31,7 @@ from sync.gateway.ratelimit.memory import MemoryLimiter
 from sync.gateway.ratelimit.redis_limiter import RedisLimiter
 from sync.gateway.ratelimit.resp import RespClient, RespError
 from sync.gateway.ratelimit.rules import RuleTable
-from sync.gateway.registry import Registry
+from sync.gateway.registry import Registry, ServicePolicy
 from sync.gateway.retry import RetryBudget
 from sync.gateway.shared import SharedState
 from sync.gateway.stages.authenticate import Authenticate
@@ -46,6 +47,7 @@ from sync.settings import Settings, csv_list
 log = logging.getLogger("sync.gateway")
 
 _MISS_RELOAD_INTERVAL = 0.1
+EXPIRY_SWEEP_INTERVAL = 0.25  # seconds between looks for registrations whose TTL ran out
 
 
 class APIGateway:
@@ -68,6 +70,8 @@ class APIGateway:
         self.clients = ClientResolver(parse_networks(csv_list(self.settings.GATEWAY_TRUSTED_PROXIES)))
         self.budget = RetryBudget(clock=clock)
         self.upstreams = UpstreamPool()
+        self.fallbacks = FallbackCache(self.settings.GATEWAY_FALLBACK_MAX_ENTRIES,
+                                       self.settings.GATEWAY_FALLBACK_MAX_BYTES, clock)
         self._redis: aioredis.Redis | None = None
         self._limits_resp: RespClient | None = None  # the rate limiter's pipelined connection
         self.shared: SharedState | None = None
@@ -94,6 +98,11 @@ class APIGateway:
     def debug_mode(self, value: bool) -> None:
         self._debug = bool(value)
         log.info("gateway debug mode %s", "on: every routing decision is logged" if value else "off")
+        self._share(lambda shared: shared.share_debug(bool(value)))
+
+    def _remote_debug(self, value: bool) -> None:
+        self._debug = value
+        log.info("gateway debug mode %s (switched on another gateway process)", "on" if value else "off")
 
     def add_service(self, service_name: str, endpoint: ServiceEndpoint) -> None:
         """Register one instance of ``service_name`` (call once per instance)."""
@@ -106,10 +115,61 @@ class APIGateway:
         self._share(lambda shared: shared.save_rule(pattern, limit))
 
     # --- used by the admin routes ---------------------------------------------------------
-    async def register(self, service_name: str, endpoint: ServiceEndpoint) -> None:
-        self.registry.add(service_name, endpoint)
+    async def register(self, service_name: str, endpoint: ServiceEndpoint, ttl: float | None = None) -> None:
+        """Register an instance; with ``ttl`` it is dropped unless registered again within ``ttl`` seconds."""
+        self.registry.add(service_name, endpoint, ttl)
+        if ttl is not None and self._started:
+            self._start_sweeper()
         if self.shared is not None:
             await self._shared_call(self.shared.save_service(service_name, endpoint))
+
+    async def deregister(self, service_name: str, instance: str) -> bool:
+        """Remove an instance (on every process sharing Redis); False when there is no such instance."""
+        if self.shared is not None:
+            await self._shared_call(self.shared.load())
+        gone = self.registry.remove(service_name, instance)
+        if gone is None:
+            return False
+        log.info("instance %s of %s deregistered", instance, service_name)
+        if self.shared is not None:
+            await self._shared_call(self.shared.remove_service(service_name, instance))
+        return True
+
+    async def set_policy(self, service_name: str, policy: ServicePolicy) -> None:
+        self.registry.set_policy(service_name, policy)
+        if self.shared is not None:
+            await self._shared_call(self.shared.save_policy(service_name, policy))
+
+    async def expire_instances(self) -> list[str]:
+        """Drop registrations whose TTL ran out (asking Redis first whether another process saw a renewal)."""
+        dropped = []
+        for inst in self.registry.expired():
+            if self.shared is not None:
+                try:
+                    left = await self.shared.lease_left(inst.service, inst.name)
+                except (RedisError, OSError):
+                    left = 0.0  # Redis unreachable: the local TTL decides
+                if left > 0:
+                    inst.expires = self._clock() + left
+                    continue
+            if self.registry.remove(inst.service, inst.name) is not None:
+                dropped.append(inst.name)
+                log.warning("instance %s of %s expired: no registration renewal within its %ss TTL",
+                            inst.name, inst.service, inst.ttl)
+        return dropped
+
+    def _start_sweeper(self) -> None:
+        """Look for expired registrations (with Redis always: other processes may register with a TTL)."""
+        if not any(t.get_name() == "gateway-registry-expiry" and not t.done() for t in self._tasks):
+            self._tasks.append(asyncio.create_task(self._sweep(), name="gateway-registry-expiry"))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_SWEEP_INTERVAL)
+            try:
+                await self.expire_instances()
+            except Exception:
+                log.exception("registry expiry sweep failed")
 
     async def set_rule(self, pattern: str, limit: RateLimit) -> str:
         pattern = self.rules.set(pattern, limit)
@@ -165,6 +225,7 @@ class APIGateway:
             if self.redis_url:
                 self._redis = _redis_client(self.redis_url)
                 self.shared = SharedState(self._redis, self.registry, self.rules, self._clock)
+                self.shared.on_debug = self._remote_debug
                 try:
                     await self.shared.push_local()
                     await self.shared.load()
@@ -178,6 +239,8 @@ class APIGateway:
                     log.warning("shared registry: not subscribed to Redis events yet; continuing")
             await self.health.check_all()  # readiness first: an instance that is not up yet gets no traffic
             self._tasks.append(asyncio.create_task(self.health.run(), name="gateway-health"))
+            if self.shared is not None or self.registry.expired(float("inf")):
+                self._start_sweeper()
             self._started = True
 
     async def aclose(self) -> None:
@@ -213,7 +276,8 @@ class APIGateway:
         proxy = Proxy(upstreams=self.upstreams, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
                       budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug,
                       request_deadline=self.settings.GATEWAY_REQUEST_DEADLINE, readiness=self.health)
-        limited = self._limit_stage = RateLimitStage(proxy, self.rules, self._limiter, self.clients, self.metrics)
+        fallback = Fallback(proxy, self.fallbacks, self.registry, self.settings.GATEWAY_FALLBACK_MAX_AGE)
+        limited = self._limit_stage = RateLimitStage(fallback, self.rules, self._limiter, self.clients, self.metrics)
         authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
         router = Router(authed, create_admin_app(self, self.settings), self.registry.get, self._lookup_missing)
         return ErrorHandling(RequestId(router, self.metrics))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sync.gateway.affinity import Affinity
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
+from sync.gateway.registry import ServicePolicy
 from sync.settings import Settings, csv_list
 
 
@@ -29,4 +31,21 @@ def create_gateway(settings: Settings | None = None) -> APIGateway:
             name=f"{name}-{counts[name]}", url=url, health_check_url=url + "/health",
             timeout=settings.GATEWAY_TIMEOUT, circuit_breaker_threshold=settings.CIRCUIT_BREAKER_THRESHOLD,
             circuit_breaker_timeout=settings.CIRCUIT_BREAKER_TIMEOUT))
+    for name, spec in parse_affinity(settings.GATEWAY_AFFINITY):
+        gateway.registry.set_policy(name, ServicePolicy(affinity=spec))
+    gateway.debug_mode = settings.GATEWAY_DEBUG
     return gateway
+
+
+def parse_affinity(spec: str) -> list[tuple[str, Affinity]]:
+    """``"inventory=header:X-Session-Id,ml=cookie:session"`` -> pairs (ValueError naming the setting)."""
+    pairs = []
+    for item in csv_list(spec):
+        name, sep, rule = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError("not service=header:NAME or service=cookie:NAME")
+            pairs.append((name.strip(), Affinity.parse(rule)))
+        except ValueError as exc:
+            raise ValueError(f"GATEWAY_AFFINITY: {item!r}: {exc}") from exc
+    return pairs

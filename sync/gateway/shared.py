@@ -11,6 +11,14 @@ process to publish into an empty Redis sets it to a new random value, and every 
 value it published under. A process that finds another value (or none) on reconnecting, or in its check
 every ``check_every`` seconds, publishes everything it knows again (its registry and rules, which hold
 what the others published too), so a gateway started afterwards still learns every instance and rule.
+
+Registrations with a TTL (services that register themselves and heartbeat) also hold a lease: the key
+``gw:lease:service/instance`` with a Redis expiry, and their TTL in the hash ``gw:leases``. Every
+process sets its local expiry from the lease's remaining time when it loads, and before dropping an
+expired instance asks Redis whether another process saw a renewal (:meth:`SharedState.lease_left`); an
+entry whose lease is gone is deleted from the hashes by a script that checks the lease atomically.
+Deregistration deletes the entry and announces ``removed``. Per-service policies (sticky sessions,
+fallback age) live in ``gw:policies``; debug mode switches are announced as ``debug`` events.
 """
 
 from __future__ import annotations
@@ -21,13 +29,15 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from sync.gateway.balancer import Instance
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.gateway.ratelimit.rules import RuleTable
-from sync.gateway.registry import Registry
+from sync.gateway.registry import Registry, ServicePolicy
 
 log = logging.getLogger("sync.gateway.shared")
 
@@ -35,6 +45,19 @@ SERVICES = "gw:services"
 RULES = "gw:ratelimits"
 EVENTS = "gw:events"
 EPOCH = "gw:epoch"
+LEASES = "gw:leases"
+LEASE = "gw:lease:"
+POLICIES = "gw:policies"
+
+# Delete a registration whose lease is gone; atomic, so a renewal racing with it is never undone.
+_FORGET = """
+if redis.call('exists', KEYS[1]) == 0 then
+  redis.call('hdel', KEYS[2], ARGV[1])
+  redis.call('hdel', KEYS[3], ARGV[1])
+  return 1
+end
+return 0
+"""
 
 
 class SharedState:
@@ -51,6 +74,21 @@ class SharedState:
         self.epoch: bytes | None = None  # the gw:epoch value this process last published under
         self._down = False  # for logging Redis outages once, not on every retry
         self._tasks: set[asyncio.Task[None]] = set()
+        self.on_debug: Callable[[bool], None] | None = None  # applies a debug switch made on another process
+
+    def _write_instance(self, pipe: Any, service: str, inst: Instance) -> None:
+        field = f"{service}/{inst.name}"
+        if inst.ttl is None or inst.expires is None:
+            pipe.hset(SERVICES, field, json.dumps(inst.endpoint.to_dict()))
+            pipe.hdel(LEASES, field)
+            pipe.delete(LEASE + field)
+            return
+        left_ms = int((inst.expires - self._clock()) * 1000)
+        if left_ms <= 0:
+            return
+        pipe.hset(SERVICES, field, json.dumps(inst.endpoint.to_dict()))
+        pipe.hset(LEASES, field, repr(float(inst.ttl)))
+        pipe.set(LEASE + field, b"1", px=left_ms)
 
     async def push_local(self) -> None:
         """Write what this process was configured with (the seed's add_service/set_rate_limit calls)."""
@@ -59,9 +97,11 @@ class SharedState:
         pipe.get(EPOCH)
         for pool in self.registry.pools.values():
             for inst in pool.instances:
-                pipe.hset(SERVICES, f"{pool.service}/{inst.name}", json.dumps(inst.endpoint.to_dict()))
+                self._write_instance(pipe, pool.service, inst)
         for pattern, limit in self.rules.rules.items():
             pipe.hset(RULES, pattern, json.dumps(limit.to_dict()))
+        for service, policy in self.registry.policies.items():
+            pipe.hset(POLICIES, service, json.dumps(policy.to_dict()))
         pipe.publish(EVENTS, json.dumps({"kind": "changed", "origin": self._origin}))
         results = await pipe.execute()
         self.epoch = results[1]
@@ -100,13 +140,36 @@ class SharedState:
 
     async def load(self) -> None:
         """Bring the local registry and rules up to what Redis holds."""
-        services, rules = await asyncio.gather(self.client.hgetall(SERVICES), self.client.hgetall(RULES))
-        for field, raw in services.items():
-            service, _, _ = _text(field).partition("/")
+        pipe = self.client.pipeline(transaction=True)
+        for key in (SERVICES, RULES, LEASES, POLICIES):
+            pipe.hgetall(key)
+        services, rules, leases, policies = await pipe.execute()
+        left: dict[str, int] = {}
+        if leases:
+            pipe = self.client.pipeline(transaction=False)
+            fields = [_text(f) for f in leases]
+            for field in fields:
+                pipe.pttl(LEASE + field)
+            left = dict(zip(fields, await pipe.execute(), strict=True))
+        for service, raw in policies.items():
             try:
-                self.registry.add(service, ServiceEndpoint(**json.loads(raw)))
+                self.registry.set_policy(_text(service), ServicePolicy.from_dict(json.loads(raw)))
             except (ValueError, TypeError) as exc:
-                log.error("ignoring bad shared registry entry %s: %s", _text(field), exc)
+                log.error("ignoring bad shared policy for %s: %s", _text(service), exc)
+        for field_raw, raw in services.items():
+            field = _text(field_raw)
+            service, _, _ = field.partition("/")
+            ttl: float | None = None
+            remaining: float | None = None
+            if field in left:
+                if left[field] <= 0:  # the lease ran out: the instance stopped renewing
+                    await self.client.eval(_FORGET, 3, LEASE + field, SERVICES, LEASES, field)
+                    continue
+                ttl, remaining = float(leases[field_raw]), left[field] / 1000.0
+            try:
+                self.registry.add(service, ServiceEndpoint(**json.loads(raw)), ttl, remaining)
+            except (ValueError, TypeError) as exc:
+                log.error("ignoring bad shared registry entry %s: %s", field, exc)
         table: dict[str, RateLimit] = {}
         for pattern, raw in rules.items():
             try:
@@ -117,8 +180,42 @@ class SharedState:
         self.rules.replace_all(merged)
 
     async def save_service(self, service: str, endpoint: ServiceEndpoint) -> None:
-        await self.client.hset(SERVICES, f"{service}/{endpoint.name}", json.dumps(endpoint.to_dict()))
+        """Write one instance as the local registry holds it (with its lease when it has a TTL)."""
+        inst = self.registry.find_instance(endpoint.name)
+        pipe = self.client.pipeline(transaction=True)
+        if inst is not None and inst.service == service:
+            self._write_instance(pipe, service, inst)
+        else:
+            pipe.hset(SERVICES, f"{service}/{endpoint.name}", json.dumps(endpoint.to_dict()))
+        pipe.publish(EVENTS, json.dumps({"kind": "changed", "origin": self._origin}))
+        await pipe.execute()
+
+    async def remove_service(self, service: str, instance: str) -> None:
+        field = f"{service}/{instance}"
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(SERVICES, field)
+        pipe.hdel(LEASES, field)
+        pipe.delete(LEASE + field)
+        pipe.publish(EVENTS, json.dumps({"kind": "removed", "origin": self._origin, "service": service,
+                                         "instance": instance}))
+        await pipe.execute()
+
+    async def lease_left(self, service: str, instance: str) -> float:
+        """Seconds left of an instance's lease in Redis (0: gone, and its entry deleted)."""
+        field = f"{service}/{instance}"
+        left = await self.client.pttl(LEASE + field)
+        if left > 0:
+            return left / 1000.0
+        await self.client.eval(_FORGET, 3, LEASE + field, SERVICES, LEASES, field)
+        return 0.0
+
+    async def save_policy(self, service: str, policy: ServicePolicy) -> None:
+        await self.client.hset(POLICIES, service, json.dumps(policy.to_dict()))
         await self._announce()
+
+    async def share_debug(self, enabled: bool) -> None:
+        await self.client.publish(EVENTS, json.dumps({"kind": "debug", "origin": self._origin,
+                                                      "enabled": bool(enabled)}))
 
     async def save_rule(self, pattern: str, limit: RateLimit) -> None:
         await self.client.hset(RULES, pattern, json.dumps(limit.to_dict()))
@@ -170,6 +267,13 @@ class SharedState:
             return
         if event.get("kind") == "changed":
             await self.load()
+        elif event.get("kind") == "removed":
+            gone = self.registry.remove(str(event.get("service")), str(event.get("instance")))
+            if gone is not None:
+                log.info("instance %s of %s deregistered (on another gateway process)", gone.name, gone.service)
+        elif event.get("kind") == "debug":
+            if self.on_debug is not None:
+                self.on_debug(bool(event.get("enabled")))
         elif event.get("kind") == "breaker":
             inst = self.registry.find_instance(str(event.get("instance")))
             if inst is not None:

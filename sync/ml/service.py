@@ -10,6 +10,7 @@ when none is saved, so ``POST /predict`` answers from the first request. Routes:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from sync import __version__
 from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
@@ -68,6 +70,18 @@ def _frame(rows: list[dict[str, Any]], what: str) -> pd.DataFrame:
         raise ValidationFailed(f"{what}: every value must be a number or null") from exc
 
 
+class DebugSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: StrictBool
+
+
+def switch_debug(ml: MLInventoryIntelligence, enabled: bool) -> None:
+    """``ml.debug_mode`` in a running service; the ``sync.ml`` logger shows DEBUG lines while it is on."""
+    ml.debug_mode = enabled
+    logging.getLogger("sync.ml").setLevel(logging.DEBUG if enabled else logging.NOTSET)
+    logging.getLogger("sync.ml").info("ML debug mode %s", "on: every prediction is logged" if enabled else "off")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     train_lock = threading.Lock()
@@ -81,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ml = ml
         ml.learner = ContinuousLearner(ml, settings)  # follows the inventory outbox (sync/ml/learning.py)
         ml.learner.start()
+        if settings.ML_DEBUG:
+            switch_debug(ml, True)
         yield
         ml.learner.stop()
 
@@ -219,6 +235,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "version": model.fitted_.version_label if model.fitted_ else None,
                           "saved_versions": ml.model_versions(name)})
         return _jsonable({"items": items})
+
+    @app.put("/debug", dependencies=[Depends(require_admin)], summary="Switch debug mode (log every prediction)")
+    def put_debug(body: DebugSwitch, ml: ML) -> dict[str, bool]:
+        switch_debug(ml, body.enabled)
+        return {"enabled": ml.debug_mode}
 
     @app.post("/models/{name}/rollback", dependencies=[Depends(require_admin)],
               responses=schemas.errors(400, 401, 403, 404, 409, 413, 422, 503))

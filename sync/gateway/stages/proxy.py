@@ -69,10 +69,11 @@ class Proxy:
         last_error: Exception | None = None
         started = time.monotonic()
         deadline = 0.0
+        key = pool.affinity.key(scope["headers"]) if pool.affinity is not None else None  # sticky sessions
         while True:
-            inst = pool.pick(tried) or (pool.pick(timed_out) if tried else None)
+            inst = pool.pick(tried, key) or (pool.pick(timed_out, key) if tried else None)
             if inst is None and not tried and self.readiness is not None and await self.readiness.check_starting(pool):
-                inst = pool.pick()  # an instance still starting has just passed its health check
+                inst = pool.pick((), key)  # an instance still starting has just passed its health check
             if inst is None:
                 if last_error is not None:
                     raise last_error
