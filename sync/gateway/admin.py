@@ -122,8 +122,7 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         defaults = {"timeout": gw.settings.GATEWAY_TIMEOUT,
                     "circuit_breaker_threshold": gw.settings.CIRCUIT_BREAKER_THRESHOLD,
                     "circuit_breaker_timeout": gw.settings.CIRCUIT_BREAKER_TIMEOUT}
-        ttl = admin_ops.ttl_from(sent, ttl)  # "ttl" may also come in the body
-        omitted = {k: v for k, v in defaults.items() if k not in sent and k != "ttl"}
+        omitted = {k: v for k, v in defaults.items() if k not in sent}
         if omitted:  # fields the caller left out follow the gateway's settings, not the class defaults
             endpoint = replace(endpoint, **omitted)
         try:

@@ -43,17 +43,6 @@ class DebugBody(BaseModel):
     enabled: StrictBool
 
 
-def ttl_from(sent: Any, query_ttl: float | None) -> float | None:
-    """The registration's TTL: the ``ttl`` query parameter, else a ``ttl`` field of the JSON body."""
-    if query_ttl is not None or not isinstance(sent, dict) or sent.get("ttl") is None:
-        return query_ttl
-    value = sent["ttl"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86_400:
-        problem = "must be a number of seconds, 0 < ttl <= 86400"
-        raise ValidationFailed(f"ttl {problem}", details=[{"field": "ttl", "problem": problem}])
-    return float(value)
-
-
 def install(app: FastAPI, gateway_of: Any, reader: Any, admin: Any) -> None:
     """Add the routes to the gateway's admin app (``reader``/``admin``: its auth dependencies)."""
 
