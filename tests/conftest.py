@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import free_port, throwaway_postgres, throwaway_redis, unavailable
+from tests.servers import free_port, fresh_database, throwaway_postgres, throwaway_redis, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -55,20 +54,8 @@ def postgres_server_url() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    import psycopg
-
-    base = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        unavailable(f"PostgreSQL at {base} does not answer: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = base.rpartition("/")
-    yield f"{head}/{name}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture

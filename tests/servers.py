@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +111,31 @@ def throwaway_postgres() -> Iterator[str | None]:
         subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str = "t") -> Iterator[str]:
+    """A new, empty database on ``server_url``'s PostgreSQL server, dropped (connections forced off) afterwards.
+    An unreachable server skips the test (fails it with ``CI=true``)."""
+    import psycopg
+
+    base = server_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        unavailable(f"PostgreSQL at {base} does not answer: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = base.rpartition("/")
+    try:
+        yield f"{head}/{name}"
+    finally:
+        try:
+            with psycopg.connect(base, autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass  # the server went away (a fault test stopped it): nothing left to drop
 
 
 @contextmanager

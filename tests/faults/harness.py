@@ -15,10 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,25 +159,6 @@ class Redis:
     def resume(self) -> None:
         assert self.proc
         self.proc.send_signal(signal.SIGCONT)
-
-
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new database on ``server_url``'s server, dropped afterwards."""
-    import psycopg
-
-    name = f"fault_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = server_url.rpartition("/")
-    try:
-        yield f"{head}/{name}"
-    finally:
-        try:
-            with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except psycopg.Error:
-            pass
 
 
 @dataclass

@@ -26,12 +26,11 @@ from tests.faults.harness import (
     Redis,
     Service,
     audit,
-    fresh_database,
     record,
     service_env,
     write_load,
 )
-from tests.servers import free_port, unavailable
+from tests.servers import free_port, fresh_database, unavailable
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
@@ -52,7 +51,7 @@ def machine_database() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         unavailable("TEST_DATABASE_URL is not set")
-    with fresh_database(url.replace("postgresql+psycopg://", "postgresql://")) as db:  # type: ignore[union-attr]
+    with fresh_database(url, prefix="fault") as db:  # type: ignore[arg-type]
         yield db
 
 

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import unavailable
+from tests.servers import fresh_database, unavailable
 
 
 @pytest.fixture(scope="module")
 def module_postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for one module, dropped afterwards."""
-    import psycopg
-
-    base = postgres_server_url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        unavailable(f"PostgreSQL at {base} does not answer: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = base.rpartition("/")
-    yield f"{head}/{name}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
