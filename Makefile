@@ -25,7 +25,6 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/install-debian-tools.sh
-	sh scripts/install-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

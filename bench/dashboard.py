@@ -3,7 +3,7 @@
 Starts the stack (``python -m sync.cli up`` in a scratch directory, free ports, demo data) unless
 ``--url`` names a running gateway, then opens each page ``--runs`` times, each in a fresh browser context
 (no cache), and prints the time from navigation start until the page's data is drawn (``main[data-ready-ms]``,
-set by the page itself). Needs Debian's chromium (scripts/install-browser.sh) and the playwright package.
+set by the page itself). Needs Debian's chromium (scripts/install-debian-tools.sh) and the playwright package.
 
     python bench/dashboard.py [--url http://127.0.0.1:8000] [--runs 6] [--data FILE.csv.xz]
 

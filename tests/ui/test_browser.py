@@ -1,7 +1,7 @@
 """The dashboard in real headless Chromium (Debian's, driven by Playwright) against the real stack.
 
 One stack (JWT on, demo data) and one browser for the module. Screenshots at laptop (1366x768) and
-tablet (768x1024) width go to ``test-artifacts/ui/`` (git-ignored). ``scripts/install-browser.sh``
+tablet (768x1024) width go to ``test-artifacts/ui/`` (git-ignored). ``scripts/install-debian-tools.sh``
 installs Chromium (``make test`` runs it); without it these tests skip (fail with CI=true).
 """
 
@@ -34,7 +34,7 @@ SKU = "22197"
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        unavailable(f"no {CHROMIUM}: run scripts/install-browser.sh")
+        unavailable(f"no {CHROMIUM}: run scripts/install-debian-tools.sh")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
