@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -23,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
@@ -32,6 +30,7 @@ from pydantic import Field
 from sync.errors import Conflict, NotFound, SyncError
 from sync.ml import schemas
 from sync.ml.inventory_client import demand_history, list_items
+from sync.ml.jsonable import jsonable
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
 from sync.ml.replenishment.apply import apply_plan
 from sync.settings import Settings
@@ -91,17 +90,7 @@ class PlanRequest(_Policy):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
+    return jsonable(value, dates=True)  # plan and simulation rows are per period: dates, not instants
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +26,7 @@ from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, Validation
 from sync.ml import idempotency, schemas
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.inventory_client import demand_history
+from sync.ml.jsonable import jsonable as _jsonable
 from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
 from sync.ml.routes_learning import router as learning_router
@@ -47,19 +47,6 @@ ML = Annotated[MLInventoryIntelligence, Depends(_ml)]
 SkuData = Annotated[dict[str, schemas.Number | None], Body(description="The seed's sku_data object.")]
 
 
-def _jsonable(value: Any) -> Any:
-    """Report and result values as plain JSON (numpy scalars, NaN and timestamps included)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def _frame(rows: list[dict[str, Any]], what: str) -> pd.DataFrame:
