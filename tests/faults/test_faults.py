@@ -92,7 +92,9 @@ def test_killed_inventory_instance_costs_clients_nothing(workdir: Path, machine_
             svc.stop()
 
 
-def test_postgres_restart_recovers_within_seconds(workdir: Path) -> None:
+@pytest.fixture
+def own_postgres(workdir: Path) -> Iterator[tuple[Postgres, Service]]:
+    """A throwaway PostgreSQL cluster (the suite may stop it) and an inventory service on it, catalogue made."""
     pg = Postgres()
     if not pg.available:
         unavailable("no PostgreSQL server binaries for a throwaway cluster")
@@ -100,56 +102,51 @@ def test_postgres_restart_recovers_within_seconds(workdir: Path) -> None:
     inventory = Service("inventory", free_port(), service_env(DATABASE_URL=pg.url), workdir).start()
     try:
         _catalog(inventory.url)
-        marks: dict[str, float] = {}
-
-        def outage() -> None:
-            marks["down"] = time.monotonic()
-            pg.stop("immediate")
-            time.sleep(3)
-            pg.start()
-            marks["up"] = time.monotonic()
-
-        fault = _after(2.0, outage)
-        outcome = write_load(inventory.url, "FAULT-1", "MAIN", prefix="pg", clients=8, seconds=10)
-        fault.join(30)
-        lost, double, clean = audit(inventory.url, "pg", outcome.acked)
-        recovery = outcome.recovery_after(marks["up"])
-        health = requests.get(f"{inventory.url}/health", timeout=5)
-        record("PostgreSQL stopped 3 s (immediate), restarted", outcome, lost=lost, double=double,
-               recovery=recovery, note=f"attempts {outcome.attempts}")
-        assert (lost, double, clean) == (0, 0, True)
-        assert recovery <= RECOVERY_BOUND_S, f"writes still failing {recovery:.1f} s after PostgreSQL came back"
-        assert health.status_code == 200
+        yield pg, inventory
     finally:
         inventory.stop()
         pg.destroy()
 
 
-def test_postgres_restart_while_idle_costs_at_most_one_write(workdir: Path) -> None:
-    """The pool must not hand out connections that died with the server while nobody was writing."""
-    pg = Postgres()
-    if not pg.available:
-        unavailable("no PostgreSQL server binaries for a throwaway cluster")
-    pg.init()
-    inventory = Service("inventory", free_port(), service_env(DATABASE_URL=pg.url), workdir).start()
-    try:
-        _catalog(inventory.url)
-        warm = write_load(inventory.url, "FAULT-1", "MAIN", prefix="warm", clients=8, seconds=1)
+def test_postgres_restart_recovers_within_seconds(own_postgres: tuple[Postgres, Service]) -> None:
+    pg, inventory = own_postgres
+    marks: dict[str, float] = {}
+
+    def outage() -> None:
         pg.stop("immediate")
-        time.sleep(1)
+        time.sleep(3)
         pg.start()
-        up = time.monotonic()
-        outcome = write_load(inventory.url, "FAULT-1", "MAIN", prefix="idle", clients=1, seconds=2, retries=1)
-        lost, double, clean = audit(inventory.url, "idle", outcome.acked)
-        first_failures = sum(outcome.failed.values())
-        record("PostgreSQL restarted while idle", outcome, lost=lost, double=double,
-               recovery=outcome.recovery_after(up), note=f"writes failed without retry: {first_failures}")
-        assert warm.succeeded == warm.sent
-        assert (lost, double, clean) == (0, 0, True)
-        assert first_failures <= 1, outcome.failed
-    finally:
-        inventory.stop()
-        pg.destroy()
+        marks["up"] = time.monotonic()
+
+    fault = _after(2.0, outage)
+    outcome = write_load(inventory.url, "FAULT-1", "MAIN", prefix="pg", clients=8, seconds=10)
+    fault.join(30)
+    lost, double, clean = audit(inventory.url, "pg", outcome.acked)
+    recovery = outcome.recovery_after(marks["up"])
+    health = requests.get(f"{inventory.url}/health", timeout=5)
+    record("PostgreSQL stopped 3 s (immediate), restarted", outcome, lost=lost, double=double,
+           recovery=recovery, note=f"attempts {outcome.attempts}")
+    assert (lost, double, clean) == (0, 0, True)
+    assert recovery <= RECOVERY_BOUND_S, f"writes still failing {recovery:.1f} s after PostgreSQL came back"
+    assert health.status_code == 200
+
+
+def test_postgres_restart_while_idle_costs_at_most_one_write(own_postgres: tuple[Postgres, Service]) -> None:
+    """The pool must not hand out connections that died with the server while nobody was writing."""
+    pg, inventory = own_postgres
+    warm = write_load(inventory.url, "FAULT-1", "MAIN", prefix="warm", clients=8, seconds=1)
+    pg.stop("immediate")
+    time.sleep(1)
+    pg.start()
+    up = time.monotonic()
+    outcome = write_load(inventory.url, "FAULT-1", "MAIN", prefix="idle", clients=1, seconds=2, retries=1)
+    lost, double, clean = audit(inventory.url, "idle", outcome.acked)
+    first_failures = sum(outcome.failed.values())
+    record("PostgreSQL restarted while idle", outcome, lost=lost, double=double,
+           recovery=outcome.recovery_after(up), note=f"writes failed without retry: {first_failures}")
+    assert warm.succeeded == warm.sent
+    assert (lost, double, clean) == (0, 0, True)
+    assert first_failures <= 1, outcome.failed
 
 
 def test_redis_stopped_and_hung_under_gateway_load(workdir: Path, machine_database: str) -> None:
