@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml bench-replenishment bench-load
+.PHONY: run test test-fast typecheck coverage lint install clean bench-gateway bench-inventory bench-forecast bench-ml bench-replenishment bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 test: $(STAMP)
 	sh scripts/install-debian-tools.sh
