@@ -27,7 +27,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from sync.errors import Conflict, NotFound, SyncError
+from sync.errors import Conflict, NotFound, SyncError, error_body
 from sync.ml import schemas
 from sync.ml.inventory_client import demand_history, list_items
 from sync.ml.jsonable import jsonable
@@ -140,7 +140,8 @@ def simulate(body: SimulateRequest, request: Request) -> dict[str, Any]:
     }
     if body.include_skus:
         out["skus"] = {name: _records(o.per_sku) for name, o in report.outcomes.items()}
-    return _jsonable(out)
+    answer: dict[str, Any] = _jsonable(out)
+    return answer
 
 
 class Job:
@@ -217,13 +218,14 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
     applied = apply_plan(base, timeout, plan_id=plan_id, plan_rows=items, proposals=proposed, skus=skus,
                          levels=levels) if body.apply else None
     advance(6)
-    return _jsonable({
+    plan: dict[str, Any] = _jsonable({
         "plan_id": plan_id, "planned_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
         "inputs": body.model_dump(mode="json", exclude={"background"}),
         "history_end": str(history["date"].max().date()) if len(history) else None,
         "freq": body.freq, "skus": len(result), "seconds": round(time.perf_counter() - started, 3),
         "applied": applied, "items": items, "proposals": proposed,
     })
+    return plan
 
 
 def _jobs(request: Request) -> dict[str, Job]:
@@ -259,7 +261,7 @@ def _run_job(job: Job, body: PlanRequest, settings: Settings, state: Any) -> Non
         job.error, job.status = exc.to_dict()["error"], "failed"
     except Exception:  # a background thread has no handler above it: record, never raise
         log.exception("background plan %s failed", job.id)
-        job.error, job.status = {"code": "internal_error", "message": "planning failed", "details": None}, "failed"
+        job.error, job.status = error_body(500, "planning failed")["error"], "failed"
 
 
 @router.post("/plan", summary="Plan every SKU from the inventory service's data and propose orders",

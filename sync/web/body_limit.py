@@ -6,9 +6,10 @@ counted as it arrives and refused with 413 as soon as it passes the limit.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sync.errors import PayloadTooLarge
+from sync.web.errors import error_response
 
 
 class _TooLarge(Exception):
@@ -35,7 +36,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared > max_bytes:
-                    await self._refuse(send, max_bytes)
+                    await _refuse(scope, receive, send, max_bytes)
                     return
         seen = 0
         started = refused = False
@@ -52,7 +53,7 @@ class BodySizeLimit:
                     # app is told the client left and whatever it answers after this is dropped.
                     if not started:
                         refused = True
-                        await self._refuse(send, max_bytes)
+                        await _refuse(scope, receive, send, max_bytes)
                         return {"type": "http.disconnect"}
                     raise _TooLarge
             return message
@@ -69,16 +70,12 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started and not refused:
-                await self._refuse(send, max_bytes)
+                await _refuse(scope, receive, send, max_bytes)
         except Exception:
             if not refused:
                 raise
 
-    async def _refuse(self, send: Send, max_bytes: int) -> None:
-        body = json.dumps(
-            {"error": {"code": "payload_too_large", "message": f"request body over {max_bytes} bytes",
-                       "details": {"max_bytes": max_bytes}}}
-        ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+    refusal = PayloadTooLarge(f"request body over {max_bytes} bytes", details={"max_bytes": max_bytes})
+    await error_response(refusal)(scope, receive, send)

@@ -1,5 +1,7 @@
-"""Exception handlers that give every service the SPEC's JSON error shape and never a stack trace,
-and ``error_responses`` / ``document_error_responses``, which put that shape into the OpenAPI document."""
+"""Exception handlers that give every service the SPEC's JSON error shape and never a stack trace;
+``error_response``, the answer to a :class:`~sync.errors.SyncError` for those handlers and for raw-ASGI
+code outside them; and ``error_responses`` / ``document_error_responses``, which put that shape into the
+OpenAPI document."""
 
 from __future__ import annotations
 
@@ -16,25 +18,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from sync.errors import SyncError
+from sync.errors import SyncError, error_body
 
 log = logging.getLogger("sync.web")
-
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "service_unavailable",
-}
-
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable error code, e.g. `validation_error`, `conflict`.")
@@ -127,8 +113,17 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods | {"OPTIONS"})
 
 
-def error_body(status: int, message: str, details: Any = None, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code or _STATUS_CODES.get(status, "error"), "message": message, "details": details}}
+def error_response(exc: SyncError, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> JSONResponse:
+    """The answer to ``exc``: its status, its body (:func:`~sync.errors.error_body`), its headers, then
+    ``extra_headers`` (raw, as a stage that already added some to the request holds them).
+
+    A response is also an ASGI app, so code that runs outside FastAPI's exception handlers (the body size
+    limit, the input guards, the gateway's error stage) answers with ``await error_response(exc)(scope,
+    receive, send)``.
+    """
+    response = JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers or None)
+    response.raw_headers.extend(extra_headers)
+    return response
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -143,8 +138,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SyncError)
     async def _sync_error(request: Request, exc: SyncError) -> JSONResponse:
-        headers = getattr(exc, "headers", None)
-        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

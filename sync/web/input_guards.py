@@ -18,6 +18,9 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sync.errors import ValidationFailed
+from sync.web.errors import error_response
+
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -62,6 +65,8 @@ def body_problem(body: bytes) -> tuple[str, str, str] | None:
 
 
 def _is_json(scope: Scope) -> bool:
+    name: bytes
+    value: bytes
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             kind = value.split(b";")[0].strip().lower()
@@ -92,7 +97,7 @@ class DuplicateKeyGuard:
         body = b"".join(parts)
         problem = body_problem(body) if body else None
         if problem is not None:
-            await _refuse(send, *problem)
+            await _refuse(scope, receive, send, *problem)
             return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 
@@ -108,12 +113,11 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse(send: Send, field: str, problem: str, message: str) -> None:
-    body = json.dumps({"error": {"code": "validation_error", "message": message, "details": [
-        {"field": field, "problem": problem, "type": problem.replace(" ", "_").lower()}]}}).encode()
-    await send({"type": "http.response.start", "status": 422,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(scope: Scope, receive: Receive, send: Send, field: str, problem: str, message: str) -> None:
+    """422 naming ``field``, in the shape FastAPI's own validation errors have (``{field, problem, type}``)."""
+    refusal = ValidationFailed(message, details=[
+        {"field": field, "problem": problem, "type": problem.replace(" ", "_").lower()}])
+    await error_response(refusal)(scope, receive, send)
 
 
 class NulGuard:
@@ -126,8 +130,8 @@ class NulGuard:
         if scope["type"] == "http":
             field = _nul_field(scope)
             if field is not None:
-                await _refuse(send, field, "NUL character", f"invalid request: {field}: must not contain a NUL "
-                                                            "character")
+                await _refuse(scope, receive, send, field, "NUL character",
+                              f"invalid request: {field}: must not contain a NUL character")
                 return
         await self.app(scope, receive, send)
 

@@ -82,6 +82,9 @@ async def test_hs256_tokens_and_attacks(upstreams) -> None:  # type: ignore[no-u
     async with direct(gateway) as client:
         r = await client.get("/inventory/x", headers={"Authorization": f"Bearer {attacks['expired']}"})
         assert r.json()["error"]["code"] == "token_expired" and "invalid_token" in r.headers["www-authenticate"]
+        r = await client.get("/inventory/x")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="gateway"'
+        assert r.json()["error"]["code"] == "unauthorized"
         metrics = (await client.get("/metrics")).text
     assert 'gateway_auth_failures_total{reason="token_expired"}' in metrics
     assert up.hits == 1 and proxied_health == 1

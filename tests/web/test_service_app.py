@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from sync.errors import Conflict
+from sync.errors import Conflict, RateLimited
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
 
@@ -30,6 +30,10 @@ def make_client(**overrides: object) -> TestClient:
     @app.get("/conflict")
     def conflict() -> None:
         raise Conflict("only 3 units available", details={"available": 3})
+
+    @app.get("/busy")
+    def busy() -> None:
+        raise RateLimited("slow down", headers={"Retry-After": "7"})
 
     @app.get("/boom")
     def boom() -> None:
@@ -64,6 +68,12 @@ def test_domain_error_keeps_its_status_and_details() -> None:
     }
 
 
+def test_an_error_carries_its_headers_to_the_client() -> None:
+    resp = make_client().get("/busy")
+    assert resp.status_code == 429 and resp.headers["retry-after"] == "7"
+    assert resp.json() == {"error": {"code": "rate_limited", "message": "slow down", "details": None}}
+
+
 def test_unexpected_error_is_a_500_without_internals() -> None:
     resp = make_client().get("/boom")
     assert resp.status_code == 500
@@ -81,7 +91,8 @@ def test_body_over_limit_is_refused_before_the_handler() -> None:
     resp = make_client().post("/items", content=b'{"sku": "' + b"x" * 2000 + b'", "quantity": 1}',
                               headers={"content-type": "application/json"})
     assert resp.status_code == 413
-    assert resp.json()["error"]["details"] == {"max_bytes": 1024}
+    assert resp.json() == {"error": {"code": "payload_too_large", "message": "request body over 1024 bytes",
+                                     "details": {"max_bytes": 1024}}}
 
 
 def test_admin_route_refuses_a_remote_caller_without_a_configured_token() -> None:

@@ -9,7 +9,6 @@ from sync.errors import Unauthorized
 from sync.gateway.auth import TokenVerifier, bearer_token
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.stages.context import RequestContext
-from sync.gateway.stages.errors import GatewayError
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
 
 
@@ -30,8 +29,8 @@ class Authenticate:
         if token is None:
             if not self._public(ctx):
                 self.metrics.auth_failures["missing"] += 1
-                raise GatewayError(Unauthorized, "this route needs Authorization: Bearer <token>",
-                                   headers=[(b"www-authenticate", b'Bearer realm="gateway"')])
+                raise Unauthorized("this route needs Authorization: Bearer <token>",
+                                   headers={"WWW-Authenticate": 'Bearer realm="gateway"'})
         else:
             ctx.principal = self.verifier.cached(token)
         if token is not None and ctx.principal is None:
@@ -40,8 +39,8 @@ class Authenticate:
             except Unauthorized as exc:
                 if not self._public(ctx):
                     self.metrics.auth_failures[exc.code] += 1
-                    raise GatewayError(Unauthorized, exc.message, code=exc.code, headers=[
-                        (b"www-authenticate", b'Bearer realm="gateway", error="invalid_token"')]) from exc
+                    raise Unauthorized(exc.message, code=exc.code, headers={
+                        "WWW-Authenticate": 'Bearer realm="gateway", error="invalid_token"'}) from exc
         await self.app(scope, receive, send)
 
     def _public(self, ctx: RequestContext) -> bool:

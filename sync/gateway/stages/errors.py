@@ -1,7 +1,8 @@
 """Outermost stage: every exception becomes the SPEC's JSON error; a stack trace never leaves.
 
 It does not wrap ``send`` (a closure per response costs throughput); whether the response has started
-is read from the request context's ``status``, which whoever starts a response sets.
+is read from the request context's ``status``, which whoever starts a response sets. The answer is the
+services' own (``sync.web.errors.error_response``), with the headers stages added to the context.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from sync.errors import SyncError
-from sync.gateway.types import ASGIApp, Receive, Scope, Send, send_json
+from sync.gateway.types import ASGIApp, Receive, Scope, Send
+from sync.web.errors import error_response
 
 log = logging.getLogger("sync.gateway")
 
@@ -26,11 +28,9 @@ class ErrorHandling:
             if ctx is not None and ctx.status:
                 log.warning("error after the response started on %s: %s", scope.get("path"), exc.message)
                 return
-            headers = list(getattr(exc, "headers", None) or [])
             if ctx is not None:
-                headers.extend(ctx.response_headers)
                 ctx.status = exc.status
-            await send_json(send, exc.status, exc.to_dict(), headers)
+            await error_response(exc, ctx.response_headers if ctx is not None else ())(scope, receive, send)
         except Exception as exc:
             ctx = scope.get("gateway")
             if isinstance(exc, OSError) and ctx is not None and ctx.status:
@@ -41,15 +41,4 @@ class ErrorHandling:
             if ctx is None or not ctx.status:
                 if ctx is not None:
                     ctx.status = 500
-                await send_json(send, 500, {"error": {"code": "internal_error",
-                                                      "message": "internal server error", "details": None}})
-
-
-class GatewayError(SyncError):
-    """A SyncError that carries response headers (Retry-After, WWW-Authenticate, rate-limit headers)."""
-
-    def __init__(self, base: type[SyncError], message: str, *, headers: list[tuple[bytes, bytes]] | None = None,
-                 details: object = None, code: str | None = None) -> None:
-        super().__init__(message, details=details, code=code or base.code)
-        self.status = base.status
-        self.headers = headers or []
+                await error_response(SyncError("internal server error"))(scope, receive, send)

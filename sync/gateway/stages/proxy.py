@@ -29,7 +29,6 @@ from sync.gateway.health import HealthChecker
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
 from sync.gateway.stages.context import RequestContext
-from sync.gateway.stages.errors import GatewayError
 from sync.gateway.types import Headers, Receive, Scope, Send
 from sync.gateway.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamTimeout
 
@@ -144,14 +143,14 @@ class Proxy:
     def _unavailable(self, ctx: RequestContext, pool: Pool) -> NoReturn:
         starting = [i.name for i in pool.instances if i.starting and not i.healthy]
         if starting and self.readiness is not None:
-            raise GatewayError(UpstreamUnavailable, f"{ctx.service} is starting: no instance has passed a health "
-                               "check yet", headers=[(b"retry-after", b"%d" % max(1, int(
-                                   self.readiness.not_ready_interval + 0.999)))],
-                               details={"service": ctx.service, "starting": starting})
+            ready_in = max(1, int(self.readiness.not_ready_interval + 0.999))
+            raise UpstreamUnavailable(f"{ctx.service} is starting: no instance has passed a health check yet",
+                                      headers={"Retry-After": str(ready_in)},
+                                      details={"service": ctx.service, "starting": starting})
         wait = pool.retry_after()
-        raise GatewayError(UpstreamUnavailable, f"no healthy instance of {ctx.service!r} can take requests",
-                           headers=[(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
-                           details={"service": ctx.service})
+        raise UpstreamUnavailable(f"no healthy instance of {ctx.service!r} can take requests",
+                                  headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+                                  details={"service": ctx.service})
 
     def _add_forwarding(self, scope: Scope, ctx: RequestContext, headers: Headers, dropped: dict[bytes, bytes]) -> None:
         """X-Forwarded-*: a client-sent X-Forwarded-For is kept only when the peer is a trusted proxy."""
@@ -180,8 +179,7 @@ class Proxy:
             try:
                 length = int(length_raw)
             except ValueError as exc:
-                raise GatewayError(BadRequest, "Content-Length is not a number",
-                                   details={"field": "content-length"}) from exc
+                raise BadRequest("Content-Length is not a number", details={"field": "content-length"}) from exc
             if length > self.max_body:
                 raise PayloadTooLarge(f"request body over {self.max_body} bytes", details={"max_bytes": self.max_body})
             if length == 0:

@@ -12,7 +12,6 @@ from sync.gateway.ratelimit.decision import Decision, decision_headers
 from sync.gateway.ratelimit.memory import MemoryLimiter
 from sync.gateway.ratelimit.rules import RuleTable
 from sync.gateway.stages.context import RequestContext
-from sync.gateway.stages.errors import GatewayError
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
 
 
@@ -51,7 +50,8 @@ class RateLimitStage:
         headers = decision_headers(rule.limit_bytes, rule.policy, decision)
         if not decision.allowed:
             self.metrics.rate_limited[rule.pattern] += 1
-            raise GatewayError(RateLimited, f"rate limit exceeded for {rule.pattern}", headers=headers,
-                               details={"rule": rule.pattern, "retry_after": round(decision.retry_after, 3)})
+            raise RateLimited(f"rate limit exceeded for {rule.pattern}",
+                              headers={k.decode("latin-1"): v.decode("latin-1") for k, v in headers},
+                              details={"rule": rule.pattern, "retry_after": round(decision.retry_after, 3)})
         ctx.response_headers.extend(headers)
         await self.app(scope, receive, send)
