@@ -6,7 +6,8 @@
 3. :class:`~.router.Router` sends the gateway's own routes to the admin app and everything else down:
 4. :class:`~.authenticate.Authenticate` checks the bearer token (when JWT is configured),
 5. :class:`~.ratelimit.RateLimitStage` applies the endpoint's limit for this client,
-6. :class:`~.proxy.Proxy` picks an instance and streams the exchange with one aiohttp session.
+6. :class:`~.proxy.Proxy` picks an instance and streams the exchange through the gateway's
+   own keep-alive client (:class:`~sync.gateway.upstream.UpstreamPool`).
 
 Stages share per-request facts through ``scope["gateway"]`` (a :class:`RequestContext`).
 """
