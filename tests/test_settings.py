@@ -31,7 +31,7 @@ def test_every_seed_variable_is_a_setting_with_a_default(monkeypatch: pytest.Mon
         assert Settings.model_fields[name].description, f"{name} has no description for the README"
     assert settings.GATEWAY_PORT == 8000
     assert settings.DATABASE_URL.startswith("sqlite:///var/")
-    assert settings.REDIS_URL is None and settings.rate_limit_redis_url is None
+    assert settings.REDIS_URL is None and settings.RATE_LIMIT_REDIS_URL is None
 
 
 def test_seed_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +50,7 @@ def test_seed_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPat
     assert settings.ML_MODEL_PATH == Path("/models")
     assert settings.JWT_SECRET is not None and settings.JWT_SECRET.get_secret_value() == "your-jwt-secret-key"
     assert "your-jwt-secret-key" not in repr(settings)  # secrets are masked
-    assert settings.rate_limit_redis_url == "redis://localhost:6380"
+    assert settings.RATE_LIMIT_REDIS_URL == "redis://localhost:6380"
     assert settings.CIRCUIT_BREAKER_THRESHOLD == 5
 
 

@@ -103,12 +103,6 @@ class Catalog:
             code = conn.execute(sa.select(locations.c.code).where(locations.c.id == location_id)).scalar_one()
         return self.location(code, conn=conn)
 
-    def code_maps(self, conn: Connection) -> tuple[dict[int, str], dict[int, str]]:
-        """Fresh id -> code maps for SKUs and locations (for list endpoints)."""
-        sku_map = {int(r.id): r.code for r in conn.execute(sa.select(skus.c.id, skus.c.code))}
-        loc_map = {int(r.id): r.code for r in conn.execute(sa.select(locations.c.id, locations.c.code))}
-        return sku_map, loc_map
-
 
 def _now() -> datetime:
     return datetime.now(UTC)

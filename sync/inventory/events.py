@@ -51,16 +51,6 @@ def crossings(delta_available: int, reorder_point: int) -> list[tuple[str, dict[
             ("out_of_stock", {}, delta_available + 1, 0)]
 
 
-def level_events(level: dict[str, Any], delta_available: int, reorder_point: int, now: datetime,
-                 reason: dict[str, Any]) -> list[dict[str, Any]]:
-    """``level.changed`` plus ``low_stock`` / ``out_of_stock`` when ``available`` crosses those lines."""
-    rows = [event_row("level.changed", level | {"cause": reason}, now)]
-    for type_, extra, lo, hi in crossings(delta_available, reorder_point):
-        if lo <= level["available"] <= hi:
-            rows.append(event_row(type_, level | extra, now))
-    return rows
-
-
 def write_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         if conn.dialect.name == "postgresql":

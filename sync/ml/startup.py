@@ -15,7 +15,6 @@ import pandas as pd
 from sync.errors import SyncError
 from sync.ml.bootstrap import bootstrap_frames
 from sync.ml.builtins import BUILTIN_DATA_TYPES
-from sync.ml.idempotency import write_csv
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.validation import NAME_PATTERN
 
@@ -26,7 +25,7 @@ BOOTSTRAP_SOURCES = {"demand": "start-up rows (bundled sample, real)", "lead_tim
 
 
 def load_training_data(ml: MLInventoryIntelligence, folder: Path) -> list[str]:
-    loaded = []
+    loaded: list[str] = []
     if not folder.is_dir():
         return loaded
     for path in sorted(folder.glob("*.csv")):
@@ -34,11 +33,6 @@ def load_training_data(ml: MLInventoryIntelligence, folder: Path) -> list[str]:
             ml.training_data[path.stem] = pd.read_csv(path)
             loaded.append(path.stem)
     return loaded
-
-
-def save_training_data(ml: MLInventoryIntelligence, folder: Path, data_type: str) -> None:
-    """Write the rows held for ``data_type`` (tmp file + fsync + rename, never half a file)."""
-    write_csv(ml.training_data[data_type], folder / f"{data_type}.csv")
 
 
 def prepare(ml: MLInventoryIntelligence, training_data_path: Path) -> dict[str, Any]:

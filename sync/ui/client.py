@@ -11,8 +11,6 @@ from typing import Any
 
 import httpx
 
-MAX_PAGES = 1000
-
 
 class ClientError(Exception):
     """Base of the CLI client's errors; ``str()`` is the one line to print."""
@@ -78,15 +76,3 @@ class GatewayClient:
 
     def patch(self, path: str, json: Any) -> Any:
         return self.request("PATCH", path, json=json)
-
-    def pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        """Every item of a cursor-paginated list (``{"items", "next_cursor"}``)."""
-        items: list[dict[str, Any]] = []
-        cursor = None
-        for _ in range(MAX_PAGES):
-            page = self.get(path, **params, limit=1000, cursor=cursor)
-            items.extend(page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
-        return items

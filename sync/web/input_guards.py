@@ -39,12 +39,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def duplicate_key(body: bytes) -> str | None:
-    """The first key found twice in one JSON object of ``body``; None when there is none (or it is not JSON)."""
-    problem = body_problem(body)
-    return problem[0] if problem and problem[1] == "duplicate key" else None
-
-
 def body_problem(body: bytes) -> tuple[str, str, str] | None:
     """``(field, problem, message)`` for a JSON body the services refuse before FastAPI parses it: a key
     twice in one object, text that is not UTF-8, nesting too deep for the parser, a number too long.

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
 from sync.web.errors import ErrorResponse, error_responses
-from sync.web.input_guards import duplicate_key, utf8_header
+from sync.web.input_guards import body_problem, utf8_header
 
 
 class Item(BaseModel):
@@ -70,9 +70,10 @@ def test_duplicate_json_key_is_refused_naming_the_key(client: TestClient) -> Non
 
 
 def test_duplicate_key_finder() -> None:
-    assert duplicate_key(b'[{"a": 1}, {"b": 1, "b": 2}]') == "b"
-    assert duplicate_key(b'{"a": {"a": 1}}') is None
-    assert duplicate_key(b"not json") is None
+    problem = body_problem(b'[{"a": 1}, {"b": 1, "b": 2}]')
+    assert problem is not None and problem[:2] == ("b", "duplicate key")
+    assert body_problem(b'{"a": {"a": 1}}') is None
+    assert body_problem(b"not json") is None
 
 
 def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
