@@ -1,14 +1,16 @@
-"""Shared request dependencies and the one idempotency wrapper every POST goes through (``post``)."""
+"""Shared request dependencies and parameter types, the one idempotency wrapper every POST goes through
+(``post``) and the one way a GET answers (``read``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from sync.inventory import idempotency
 from sync.inventory.catalog import Catalog
@@ -37,6 +39,14 @@ Actor = Annotated[str | None, Header(alias="X-Actor", max_length=200,
                                      description="Who made the change (recorded in the ledger); UTF-8."),
                   AfterValidator(utf8_header)]
 Write = Callable[[KeySlot | None], Awaitable[dict[str, Any]]]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Code = Annotated[str, Path(max_length=64)]
+P = ParamSpec("P")
+
+
+async def read(fn: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> JSONResponse:
+    """A GET's answer: ``fn`` (a blocking database read) run in a worker thread, as JSON."""
+    return JSONResponse(await run_in_threadpool(fn, *args, **kwargs))
 
 
 async def post_write(request: Request, state: ServiceState, key: str | None, payload: Callable[[], Any],

@@ -6,6 +6,7 @@ so its cost does not grow with the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,34 +16,15 @@ from sqlalchemy.engine import Engine
 from sync.errors import NotFound, ValidationFailed
 from sync.inventory.catalog import Catalog
 from sync.inventory.db import read_conn
+from sync.inventory.paging import by_code, int_cursor, page
 from sync.inventory.serialize import level_out, location_out, movement_out, sku_out
 from sync.inventory.tables import locations, movements, skus, stock_levels
 
 MOVEMENT_TYPES = ("receipt", "shipment", "adjustment", "transfer_out", "transfer_in", "return")
 
 
-def _page(items: list[dict[str, Any]], limit: int, key: str) -> dict[str, Any]:
-    more = len(items) > limit
-    items = items[:limit]
-    return {"items": items, "next_cursor": str(items[-1][key]) if more and items else None}
-
-
-def _int_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        return int(cursor)
-    except ValueError:
-        raise ValidationFailed("cursor: not a cursor this endpoint returned",
-                               details=[{"field": "cursor", "problem": "invalid cursor"}]) from None
-
-
 def list_skus(engine: Engine, limit: int, cursor: str | None) -> dict[str, Any]:
-    query = sa.select(skus).order_by(skus.c.code).limit(limit + 1)
-    if cursor:
-        query = query.where(skus.c.code > cursor)
-    with read_conn(engine) as conn:
-        return _page([sku_out(r) for r in conn.execute(query)], limit, "code")
+    return by_code(engine, skus, limit, cursor, lambda _, row: sku_out(row))
 
 
 def get_sku(engine: Engine, code: str) -> dict[str, Any]:
@@ -54,46 +36,25 @@ def get_sku(engine: Engine, code: str) -> dict[str, Any]:
 
 
 def list_locations(engine: Engine, limit: int, cursor: str | None) -> dict[str, Any]:
-    query = sa.select(locations).order_by(locations.c.code).limit(limit + 1)
-    if cursor:
-        query = query.where(locations.c.code > cursor)
-    with read_conn(engine) as conn:
-        return _page([location_out(r) for r in conn.execute(query)], limit, "code")
+    return by_code(engine, locations, limit, cursor, lambda _, row: location_out(row))
 
 
 def list_levels(engine: Engine, catalog: Catalog, *, sku: str | None, location: str | None, limit: int,
                 cursor: str | None) -> dict[str, Any]:
     lv = stock_levels.c
-    query = (sa.select(lv.id, skus.c.code.label("sku"), locations.c.code.label("location"), lv.on_hand,
-                       lv.reserved, lv.incoming, lv.updated_at)
-             .join(skus, skus.c.id == lv.sku_id).join(locations, locations.c.id == lv.location_id)
-             .where(lv.id > _int_cursor(cursor)).order_by(lv.id).limit(limit + 1))
-    if sku is not None:
-        query = query.where(lv.sku_id == catalog.sku(sku).id)
-    if location is not None:
-        query = query.where(lv.location_id == catalog.location(location).id)
-    with read_conn(engine) as conn:
-        rows = list(conn.execute(query))
-    items = [level_out(r.sku, r.location, r.on_hand, r.reserved, r.incoming, r.updated_at) | {"_id": r.id}
-             for r in rows]
-    page = _page(items, limit, "_id")
-    for item in page["items"]:
-        del item["_id"]
-    return page
+    query = _of_sku_location(stock_levels, (lv.on_hand, lv.reserved, lv.incoming, lv.updated_at), catalog,
+                             sku=sku, location=location, limit=limit, cursor=cursor)
+    return _read_page(engine, query, limit,
+                      lambda r: level_out(r.sku, r.location, r.on_hand, r.reserved, r.incoming, r.updated_at))
 
 
 def list_movements(engine: Engine, catalog: Catalog, *, sku: str | None, location: str | None,
                    type_: str | None, since: datetime | None, until: datetime | None, limit: int,
                    cursor: str | None) -> dict[str, Any]:
     m = movements.c
-    query = (sa.select(m.id, m.type, skus.c.code.label("sku"), locations.c.code.label("location"), m.quantity,
-                       m.on_hand_after, m.reason, m.reference, m.actor, m.created_at)
-             .join(skus, skus.c.id == m.sku_id).join(locations, locations.c.id == m.location_id)
-             .where(m.id > _int_cursor(cursor)).order_by(m.id).limit(limit + 1))
-    if sku is not None:
-        query = query.where(m.sku_id == catalog.sku(sku).id)
-    if location is not None:
-        query = query.where(m.location_id == catalog.location(location).id)
+    query = _of_sku_location(movements, (m.type, m.quantity, m.on_hand_after, m.reason, m.reference, m.actor,
+                                         m.created_at), catalog, sku=sku, location=location, limit=limit,
+                             cursor=cursor)
     if type_ is not None:
         if type_ not in MOVEMENT_TYPES:
             raise ValidationFailed(f"type: must be one of {MOVEMENT_TYPES}",
@@ -103,9 +64,30 @@ def list_movements(engine: Engine, catalog: Catalog, *, sku: str | None, locatio
         query = query.where(m.created_at >= _utc(since, "since"))
     if until is not None:
         query = query.where(m.created_at < _utc(until, "until"))
+    return _read_page(engine, query, limit, lambda r: movement_out(**r._asdict()))
+
+
+def _of_sku_location(table: sa.Table, columns: tuple[sa.ColumnElement[Any], ...], catalog: Catalog, *,
+                     sku: str | None, location: str | None, limit: int, cursor: str | None) -> sa.Select[Any]:
+    """One page of ``table``'s rows (stock levels, movements) in id order after ``cursor``, with their
+    ``id``, their SKU's and location's codes (as ``sku`` and ``location``) and ``columns``; only those of
+    ``sku`` and of ``location`` when given (an unknown code is a 422 naming the filter)."""
+    c = table.c
+    query = (sa.select(c.id, skus.c.code.label("sku"), locations.c.code.label("location"), *columns)
+             .join(skus, skus.c.id == c.sku_id).join(locations, locations.c.id == c.location_id)
+             .where(c.id > int_cursor(cursor)).order_by(c.id).limit(limit + 1))
+    if sku is not None:
+        query = query.where(c.sku_id == catalog.sku(sku).id)
+    if location is not None:
+        query = query.where(c.location_id == catalog.location(location).id)
+    return query
+
+
+def _read_page(engine: Engine, query: sa.Select[Any], limit: int, out: Callable[[Any], dict[str, Any]],
+               ) -> dict[str, Any]:
     with read_conn(engine) as conn:
         rows = list(conn.execute(query))
-    return _page([movement_out(**r._asdict()) for r in rows], limit, "id")
+    return page(rows, limit, out, lambda r: r.id)
 
 
 def _utc(value: datetime, field: str) -> datetime:

@@ -6,6 +6,8 @@ one transaction, and the ORM's unit of work would cost more than the database ro
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -15,11 +17,25 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Money = sa.Numeric(14, 4)
 Stamp = sa.DateTime(timezone=True)
 
+
+def _id() -> sa.Column[Any]:
+    """The surrogate key (a Column belongs to one table, so each table gets its own)."""
+    return sa.Column("id", BigId, primary_key=True, autoincrement=True)
+
+
+def _coded() -> tuple[sa.Column[Any], ...]:
+    """``id``, the unique ``code`` clients name the row by, and its ``name``: SKUs, locations, suppliers."""
+    return (_id(), sa.Column("code", sa.String(64), nullable=False, unique=True),
+            sa.Column("name", sa.String(200), nullable=False))
+
+
+def _ref(name: str, table: str) -> sa.Column[Any]:
+    """A required reference to a row of ``table``."""
+    return sa.Column(name, sa.BigInteger, sa.ForeignKey(f"{table}.id"), nullable=False)
+
 skus = sa.Table(
     "skus", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("code", sa.String(64), nullable=False, unique=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    *_coded(),
     sa.Column("unit", sa.String(16), nullable=False),
     sa.Column("unit_cost", Money, nullable=False),
     sa.Column("price", Money, nullable=False),
@@ -37,18 +53,16 @@ skus = sa.Table(
 
 locations = sa.Table(
     "locations", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("code", sa.String(64), nullable=False, unique=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    *_coded(),
     sa.Column("allow_negative", sa.Boolean, nullable=False),
     sa.Column("created_at", Stamp, nullable=False),
 )
 
 stock_levels = sa.Table(
     "stock_levels", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
-    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    _id(),
+    _ref("sku_id", "skus"),
+    _ref("location_id", "locations"),
     sa.Column("on_hand", sa.BigInteger, nullable=False),
     sa.Column("reserved", sa.BigInteger, nullable=False),
     sa.Column("incoming", sa.BigInteger, nullable=False),
@@ -59,7 +73,7 @@ stock_levels = sa.Table(
 # The ledger has no foreign keys (see the migration): rows are only written by this service.
 movements = sa.Table(
     "movements", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    _id(),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("sku_id", sa.BigInteger, nullable=False),
     sa.Column("location_id", sa.BigInteger, nullable=False),
@@ -76,8 +90,8 @@ movements = sa.Table(
 reservations = sa.Table(
     "reservations", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
-    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    _ref("sku_id", "skus"),
+    _ref("location_id", "locations"),
     sa.Column("quantity", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reference", sa.String(200), nullable=True),
@@ -90,7 +104,7 @@ reservations = sa.Table(
 
 events = sa.Table(
     "events", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    _id(),
     sa.Column("seq", sa.BigInteger, nullable=True, unique=True),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
@@ -113,8 +127,8 @@ idempotency_keys = sa.Table(
 
 sku_changes = sa.Table(
     "sku_changes", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    _id(),
+    _ref("sku_id", "skus"),
     sa.Column("changes", sa.Text, nullable=False),  # JSON: {field: [before, after]}
     sa.Column("actor", sa.String(200), nullable=True),
     sa.Column("created_at", Stamp, nullable=False),
@@ -123,9 +137,7 @@ sku_changes = sa.Table(
 
 suppliers = sa.Table(
     "suppliers", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("code", sa.String(64), nullable=False, unique=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    *_coded(),
     sa.Column("lead_time_days", sa.Integer, nullable=False),
     sa.Column("lead_time_sd_days", sa.Float, nullable=True),
     sa.Column("created_at", Stamp, nullable=False),
@@ -133,9 +145,9 @@ suppliers = sa.Table(
 
 purchase_orders = sa.Table(
     "purchase_orders", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("supplier_id", sa.BigInteger, sa.ForeignKey("suppliers.id"), nullable=False),
-    sa.Column("location_id", sa.BigInteger, sa.ForeignKey("locations.id"), nullable=False),
+    _id(),
+    _ref("supplier_id", "suppliers"),
+    _ref("location_id", "locations"),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("reference", sa.String(200), nullable=True),
     sa.Column("note", sa.String(1000), nullable=True),
@@ -151,9 +163,9 @@ purchase_orders = sa.Table(
 
 purchase_order_lines = sa.Table(
     "purchase_order_lines", metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("po_id", sa.BigInteger, sa.ForeignKey("purchase_orders.id"), nullable=False),
-    sa.Column("sku_id", sa.BigInteger, sa.ForeignKey("skus.id"), nullable=False),
+    _id(),
+    _ref("po_id", "purchase_orders"),
+    _ref("sku_id", "skus"),
     sa.Column("quantity", sa.BigInteger, nullable=False),
     sa.Column("received", sa.BigInteger, nullable=False),
     sa.Column("unit_cost", Money, nullable=True),

@@ -20,6 +20,7 @@ from sync.inventory import levels
 from sync.inventory.catalog import Catalog
 from sync.inventory.db import read_conn
 from sync.inventory.events import event_row, write_events
+from sync.inventory.paging import int_cursor, page
 from sync.inventory.purchasing.schemas import PurchaseOrderIn, PurchaseOrderPatch, ReceiptIn
 from sync.inventory.purchasing.suppliers import supplier_by_code
 from sync.inventory.serialize import iso, num
@@ -209,16 +210,10 @@ def list_orders(engine: Engine, *, status: str | None, supplier: str | None, sku
         query = query.where(P.id.in_(sa.select(PL.po_id).join(skus, skus.c.id == PL.sku_id)
                                      .where(skus.c.code == sku)))
     if cursor:
-        try:
-            query = query.where(P.id < int(cursor))
-        except ValueError:
-            raise ValidationFailed("cursor: not a cursor this endpoint returned",
-                                   details=[{"field": "cursor", "problem": "invalid cursor"}]) from None
+        query = query.where(P.id < int_cursor(cursor))
     with read_conn(engine) as conn:
         rows = list(conn.execute(query))
-        more = len(rows) > limit
-        items = [order_out(conn, r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": str(items[-1]["id"]) if more and items else None}
+        return page(rows, limit, lambda r: order_out(conn, r), lambda r: r.id)
 
 
 def on_order(engine: Engine) -> dict[str, Any]:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
-from sync.errors import Conflict, NotFound, ValidationFailed
+from sync.errors import NotFound, ValidationFailed
+from sync.inventory.catalog import create_coded
 from sync.inventory.db import read_conn
-from sync.inventory.events import event_row, write_events
+from sync.inventory.paging import by_code
 from sync.inventory.purchasing.schemas import SupplierIn
 from sync.inventory.serialize import iso
 from sync.inventory.tables import purchase_orders, suppliers
@@ -52,17 +52,7 @@ def supplier_out(conn: Connection, row: Any) -> dict[str, Any]:
 
 
 def create(conn: Connection, body: SupplierIn) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    try:
-        with conn.begin_nested():
-            row = conn.execute(suppliers.insert().values(**body.model_dump(), created_at=now)
-                               .returning(*suppliers.c)).one()
-    except IntegrityError as exc:
-        raise Conflict(f"supplier {body.code!r} already exists", details={"field": "code"},
-                       code="already_exists") from exc
-    out = supplier_out(conn, row)
-    write_events(conn, [event_row("supplier.created", out, now)])
-    return out
+    return create_coded(conn, suppliers, body, "supplier", lambda row: supplier_out(conn, row))
 
 
 def get(engine: Engine, code: str) -> dict[str, Any]:
@@ -74,10 +64,4 @@ def get(engine: Engine, code: str) -> dict[str, Any]:
 
 
 def list_suppliers(engine: Engine, limit: int, cursor: str | None) -> dict[str, Any]:
-    query = sa.select(suppliers).order_by(S.code).limit(limit + 1)
-    if cursor:
-        query = query.where(S.code > cursor)
-    with read_conn(engine) as conn:
-        rows = list(conn.execute(query))
-        items = [supplier_out(conn, r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": items[-1]["code"] if len(rows) > limit and items else None}
+    return by_code(engine, suppliers, limit, cursor, supplier_out)

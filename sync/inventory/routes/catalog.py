@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from sync.inventory import catalog, reads
-from sync.inventory.deps import IdempotencyKey, State, post
+from sync.inventory.deps import Code, IdempotencyKey, Limit, State, post, read
 from sync.inventory.schemas import LocationIn, SkuIn
 
 router = APIRouter(tags=["catalog"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.post("/skus", status_code=201, summary="Create a SKU")
@@ -23,12 +19,12 @@ async def create_sku(body: SkuIn, request: Request, state: State, key: Idempoten
 
 @router.get("/skus", summary="List SKUs (by code)")
 async def list_skus(state: State, limit: Limit = 100, cursor: str | None = None) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(reads.list_skus, state.engine, limit, cursor))
+    return await read(reads.list_skus, state.engine, limit, cursor)
 
 
 @router.get("/skus/{code}", summary="One SKU")
-async def get_sku(state: State, code: Annotated[str, Path(max_length=64)]) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(reads.get_sku, state.engine, code))
+async def get_sku(state: State, code: Code) -> JSONResponse:
+    return await read(reads.get_sku, state.engine, code)
 
 
 @router.post("/locations", status_code=201, summary="Create a location")
@@ -39,4 +35,4 @@ async def create_location(body: LocationIn, request: Request, state: State,
 
 @router.get("/locations", summary="List locations (by code)")
 async def list_locations(state: State, limit: Limit = 100, cursor: str | None = None) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(reads.list_locations, state.engine, limit, cursor))
+    return await read(reads.list_locations, state.engine, limit, cursor)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from sync.inventory.deps import Actor, IdempotencyKey, State, post
+from sync.inventory.deps import Actor, Code, IdempotencyKey, Limit, State, post, read
 from sync.inventory.purchasing import orders, suppliers, upkeep
 from sync.inventory.purchasing.schemas import (
     PurchaseOrderIn,
@@ -19,22 +18,21 @@ from sync.inventory.purchasing.schemas import (
 )
 
 router = APIRouter(tags=["purchasing"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
 OrderId = Annotated[int, Path(ge=1, le=2**62)]
-SkuCode = Annotated[str, Path(max_length=64)]
-CONFLICT = {409: {"description": "The order's status does not allow this, or more than outstanding was received"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The order's status does not allow this, or more than outstanding was received"}}
 
 
 @router.patch("/skus/{code}", tags=["catalog"], summary="Change a SKU's replenishment parameters (recorded)")
-async def patch_sku(code: SkuCode, body: SkuPatch, request: Request, state: State, key: IdempotencyKey = None,
+async def patch_sku(code: Code, body: SkuPatch, request: Request, state: State, key: IdempotencyKey = None,
                     actor: Actor = None) -> JSONResponse:
     return await post(request, state, key, body, 200,
                       lambda conn: upkeep.patch(conn, state.catalog, code, body, actor or "api"))
 
 
 @router.get("/skus/{code}/changes", tags=["catalog"], summary="A SKU's recorded parameter changes, newest first")
-async def sku_changes(code: SkuCode, state: State, limit: Limit = 100) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(upkeep.history, state.engine, code, limit))
+async def sku_changes(code: Code, state: State, limit: Limit = 100) -> JSONResponse:
+    return await read(upkeep.history, state.engine, code, limit)
 
 
 @router.post("/suppliers", status_code=201, summary="Create a supplier")
@@ -45,12 +43,12 @@ async def create_supplier(body: SupplierIn, request: Request, state: State,
 
 @router.get("/suppliers", summary="List suppliers with promised and observed lead times")
 async def list_suppliers(state: State, limit: Limit = 100, cursor: str | None = None) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(suppliers.list_suppliers, state.engine, limit, cursor))
+    return await read(suppliers.list_suppliers, state.engine, limit, cursor)
 
 
 @router.get("/suppliers/{code}", summary="One supplier")
-async def get_supplier(code: SkuCode, state: State) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(suppliers.get, state.engine, code))
+async def get_supplier(code: Code, state: State) -> JSONResponse:
+    return await read(suppliers.get, state.engine, code)
 
 
 @router.post("/purchase-orders", status_code=201, summary="Create a purchase order (draft)")
@@ -65,18 +63,18 @@ async def list_orders(state: State, status: Annotated[str | None, Query(max_leng
                       supplier: Annotated[str | None, Query(max_length=64)] = None,
                       sku: Annotated[str | None, Query(max_length=64)] = None,
                       limit: Limit = 100, cursor: str | None = None) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(lambda: orders.list_orders(
-        state.engine, status=status, supplier=supplier, sku=sku, limit=limit, cursor=cursor)))
+    return await read(orders.list_orders, state.engine, status=status, supplier=supplier, sku=sku, limit=limit,
+                      cursor=cursor)
 
 
 @router.get("/purchase-orders/on-order", summary="Outstanding units per SKU and location on open orders")
 async def on_order(state: State) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(orders.on_order, state.engine))
+    return await read(orders.on_order, state.engine)
 
 
 @router.get("/purchase-orders/{po_id}", summary="One purchase order")
 async def get_order(po_id: OrderId, state: State) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(orders.get, state.engine, po_id))
+    return await read(orders.get, state.engine, po_id)
 
 
 @router.patch("/purchase-orders/{po_id}", summary="Change line quantities of a draft order", responses=CONFLICT)

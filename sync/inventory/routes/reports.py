@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator
-from starlette.concurrency import run_in_threadpool
 
 from sync.inventory import events, reports
-from sync.inventory.deps import State
+from sync.inventory.deps import Limit, State, read
 
 router = APIRouter(tags=["reports"])
 MAX_EVENT_ID = 2**63 - 1  # BIGINT
@@ -33,18 +32,16 @@ Day = Annotated[date | None, BeforeValidator(lambda v: v if v is None else _iso_
 
 @router.get("/reconciliation", summary="Cached levels against ledger sums; empty drift when all is well")
 async def reconciliation(state: State) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(reports.reconciliation, state.engine))
+    return await read(reports.reconciliation, state.engine)
 
 
 @router.get("/demand-history", summary="Units shipped net of returns per SKU and period, zeros included")
 async def demand_history(state: State, sku: str | None = None, freq: str = "W", start: Day = None,
                          end: Day = None) -> JSONResponse:
-    result = await run_in_threadpool(
-        lambda: reports.demand_history(state.engine, state.catalog, sku=sku, freq=freq, start=start, end=end))
-    return JSONResponse(result)
+    return await read(reports.demand_history, state.engine, state.catalog, sku=sku, freq=freq, start=start, end=end)
 
 
 @router.get("/events", summary="Outbox events after a position, in commit order")
 async def list_events(state: State, after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(events.read_events, state.engine, after, limit))
+                      limit: Limit = 100) -> JSONResponse:
+    return await read(events.read_events, state.engine, after, limit)

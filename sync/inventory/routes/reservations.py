@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from sync.inventory import reservations
-from sync.inventory.deps import Actor, IdempotencyKey, State, post
+from sync.inventory.deps import Actor, IdempotencyKey, State, post, read
 from sync.inventory.schemas import ReservationIn
 
 router = APIRouter(tags=["reservations"])
@@ -24,7 +23,7 @@ async def create_reservation(body: ReservationIn, request: Request, state: State
 
 @router.get("/reservations/{reservation_id}", summary="One reservation")
 async def get_reservation(reservation_id: ReservationId, state: State) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(reservations.get, state.engine, state.catalog, reservation_id))
+    return await read(reservations.get, state.engine, state.catalog, reservation_id)
 
 
 @router.post("/reservations/{reservation_id}/commit", summary="Ship the reserved units")

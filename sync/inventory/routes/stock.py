@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from sync.inventory import reads
-from sync.inventory.deps import Actor, IdempotencyKey, State, post_write
+from sync.inventory.deps import Actor, IdempotencyKey, Limit, State, post_write, read
 from sync.inventory.idempotency import KeySlot
 from sync.inventory.schemas import MovementIn
 
 router = APIRouter(tags=["stock"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.post("/movements", status_code=201, summary="Record a stock movement",
@@ -32,16 +30,12 @@ async def create_movement(body: MovementIn, request: Request, state: State, key:
 async def list_movements(state: State, sku: str | None = None, location: str | None = None,
                          type: str | None = None, since: datetime | None = None, until: datetime | None = None,
                          limit: Limit = 100, cursor: str | None = None) -> JSONResponse:
-    page = await run_in_threadpool(
-        lambda: reads.list_movements(state.engine, state.catalog, sku=sku, location=location, type_=type,
-                                     since=since, until=until, limit=limit, cursor=cursor))
-    return JSONResponse(page)
+    return await read(reads.list_movements, state.engine, state.catalog, sku=sku, location=location, type_=type,
+                      since=since, until=until, limit=limit, cursor=cursor)
 
 
 @router.get("/levels", summary="Cached stock levels (one row read, whatever the ledger size)")
 async def list_levels(state: State, sku: str | None = None, location: str | None = None, limit: Limit = 100,
                       cursor: str | None = None) -> JSONResponse:
-    page = await run_in_threadpool(
-        lambda: reads.list_levels(state.engine, state.catalog, sku=sku, location=location, limit=limit,
-                                  cursor=cursor))
-    return JSONResponse(page)
+    return await read(reads.list_levels, state.engine, state.catalog, sku=sku, location=location, limit=limit,
+                      cursor=cursor)
