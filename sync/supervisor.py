@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sync.settings import Settings
 
@@ -299,12 +300,15 @@ class Supervisor:
             assert service.proc is not None
             threading.Thread(target=_pump, args=(service.label, service.proc.stdout, width), daemon=True).start()
 
+    def _running(self, proc: subprocess.Popen[bytes]) -> bool:
+        return proc.poll() is None and not self._stopping.is_set()
+
     def _wait(self, group: Sequence[ServiceProcess], deadline: float) -> int | None:
         """None when every service of the group answers; else the exit code ``run`` returns."""
         for service in group:
             proc = service.proc
             assert proc is not None
-            if not wait_healthy(service.url, deadline, lambda p=proc: p.poll() is None and not self._stopping.is_set()):
+            if not wait_healthy(service.url, deadline, partial(self._running, proc)):
                 if self._stopping.is_set():
                     return 0
                 print(f"{service.label} did not become healthy at {service.url}", file=sys.stderr)

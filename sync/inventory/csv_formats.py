@@ -88,7 +88,7 @@ def read_chunks(path: str | Path) -> Iterator[tuple[str, pd.DataFrame]]:
     except (pd.errors.EmptyDataError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValidationFailed(f"not a readable CSV file: {exc}") from exc
     fmt = detect_format(header)
-    dtypes: dict[str, Any] = ({"Invoice": str, "StockCode": str, "Description": str, "Customer ID": str,
+    dtypes: dict[str, Any] | type[str] = ({"Invoice": str, "StockCode": str, "Description": str, "Customer ID": str,
                                "Quantity": str, "Price": str, "Country": str} if fmt == "online_retail" else str)
     first_line = 2
     try:
@@ -186,7 +186,7 @@ def classify_online_retail(chunk: pd.DataFrame, counts: LineCounts, location: st
     found = (qty > 0) & ~sale
     write_off = (qty < 0) & ~cancel
     kind = np.select([sale, cancel, write_off, found], ["shipment", "return", "adjustment", "adjustment"], "")
-    reason = np.select([cancel, found], ["cancellation", "found"], None).astype(object)
+    reason = np.select([cancel, found], ["cancellation", "found"], np.array(None)).astype(object)
     write_off_reason = pd.Series("write_off", index=frame.index, dtype=object)
     for word, code_ in _WRITE_OFF_WORDS.items():
         write_off_reason[description.str.contains(word, regex=False)] = code_
@@ -234,7 +234,7 @@ def classify_generic(chunk: pd.DataFrame, counts: LineCounts, location: str) -> 
     locations = frame["location"].fillna(location).str.strip() if "location" in frame else location
     out = pd.DataFrame({
         "sku": sku.to_numpy(), "location": locations, "type": kind, "delta": delta,
-        "reason": np.where(kind == "adjustment", "other", None).astype(object),
+        "reason": np.where(kind == "adjustment", "other", np.array(None)).astype(object),
         "created_at": when.dt.tz_localize(None).to_numpy(), "price": price[~bad].to_numpy(),
         "_line": frame["_line"].to_numpy(),
     })

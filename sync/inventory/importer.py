@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from sync.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    import psycopg
 from sync.inventory import csv_formats, migrate
 from sync.inventory.compressed import verify_file
 from sync.inventory.db import make_engine
@@ -231,7 +234,7 @@ def _with_openings(moves: pd.DataFrame, levels: pd.DataFrame, loc_ids: dict[str,
     current = levels.set_index(["sku_id", "location_id"])["on_hand"]
     openings = []
     for key, low in lowest.items():
-        sku_id, location_id = key  # type: ignore[misc]
+        sku_id, location_id = key
         if location_id in negative_ok:
             continue
         need = max(0, -(int(current.get(key, 0)) + int(low)))
@@ -262,7 +265,7 @@ def _copy_movements(conn: Connection, moves: pd.DataFrame, bar: _Progress, task:
     assert raw is not None
     if conn.dialect.name == "postgresql":
         out["created_at"] = _stamps(out["created_at"], "+00")
-        with raw.cursor() as cur, cur.copy(
+        with cast("psycopg.Connection[Any]", raw).cursor() as cur, cur.copy(
                 f"COPY movements ({', '.join(MOVEMENT_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
             for begin in range(0, len(out), WRITE_BATCH):
                 buffer = io.StringIO()
@@ -274,14 +277,14 @@ def _copy_movements(conn: Connection, moves: pd.DataFrame, bar: _Progress, task:
     placeholders = ", ".join("?" * len(MOVEMENT_COLUMNS))
     sql = f"INSERT INTO movements ({', '.join(MOVEMENT_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
     rows = list(zip(*(out[c].tolist() for c in out.columns), strict=True))  # Python ints, strs and None
-    cur = raw.cursor()
+    cursor = raw.cursor()
     try:
         for begin in range(0, len(rows), WRITE_BATCH):
             part = rows[begin:begin + WRITE_BATCH]
-            cur.executemany(sql, part)
+            cursor.executemany(sql, part)
             bar.advance(task, len(part))
     finally:
-        cur.close()
+        cursor.close()
 
 
 def _update_levels(conn: Connection, moves: pd.DataFrame, levels: pd.DataFrame, report: ImportReport) -> None:

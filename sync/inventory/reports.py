@@ -81,7 +81,8 @@ def _period_end(day: date, freq: str) -> date:
         return day
     if freq == "W-SUN":
         return day + timedelta(days=6 - day.weekday())
-    return (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date()
+    month_end: date = (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date()
+    return month_end
 
 
 def demand_history(engine: Engine, catalog: Catalog, *, sku: str | None, freq: str, start: date | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,6 +127,6 @@ def expire_due(engine: Engine, catalog: Catalog, batch: int = 500) -> int:
                                           .order_by(R.expires_at).limit(batch))]
     released = 0
     for reservation_id in due:
-        if write_tx(engine, lambda c, rid=reservation_id: release(c, catalog, rid, expired=True)) is not None:
+        if write_tx(engine, partial(release, catalog=catalog, reservation_id=reservation_id, expired=True)) is not None:
             released += 1
     return released

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ def _create_drafts(client: GatewayClient, args: argparse.Namespace, plan_id: str
                 "text": p.get("reason"), "position": p.get("position"), "reorder_point": p.get("reorder_point"),
                 "order_up_to": p.get("order_up_to"), "risk_period_demand": p.get("risk_period_demand"),
                 "fill_rate_without_order": p.get("fill_rate_without_order")}} for p in lines]}
-        created.append(_argument_call(lambda body=body: client.post("/inventory/purchase-orders", body)))
+        created.append(_argument_call(partial(client.post, "/inventory/purchase-orders", body)))
     return created
 
 
@@ -275,10 +276,10 @@ def write_forecast_png(path: Path, sku: str, name: str, history: list[dict[str, 
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise UsageError("--png needs matplotlib: pip install 'inventory-improvements-system[plot]'") from exc
-    import datetime as dt
+    import numpy as np
 
-    def day(text: str) -> dt.date:
-        return dt.date.fromisoformat(text[:10])
+    def day(text: str) -> np.datetime64:
+        return np.datetime64(text[:10], "D")
 
     fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
     ax.plot([day(r["date"]) for r in history], [r["quantity"] for r in history], color="#1f5fbf", label="weekly demand")
