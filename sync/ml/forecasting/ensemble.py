@@ -34,7 +34,8 @@ def segment(y: Array) -> npt.NDArray[np.int64]:
 
 
 def candidate_weights(names: list[str], primary: str) -> list[dict[str, float]]:
-    """Single models, the primary blended 50/50 with each other model, and the equal-weight mean."""
+    """The combinations tried: each model alone; the primary with each other model at 50/50 and at 70/30
+    (the primary's share first); and the equal-weight mean of all of them."""
     combos: list[dict[str, float]] = [{n: 1.0} for n in names]
     combos += [{primary: w, n: 1.0 - w} for n in names if n != primary for w in (0.5, 0.7)]
     combos.append({n: 1.0 / len(names) for n in names})
