@@ -22,10 +22,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from sync import __version__
+from sync.clients.inventory import InventoryClient
 from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
 from sync.ml import idempotency, schemas
+from sync.ml.demand import demand_history
+from sync.ml.deps import inventory_of
 from sync.ml.intelligence import MLInventoryIntelligence
-from sync.ml.inventory_client import demand_history
 from sync.ml.jsonable import jsonable as _jsonable
 from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
@@ -76,16 +78,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ml = MLInventoryIntelligence(settings=settings)
+        inventory = app.state.inventory = InventoryClient.from_settings(settings)  # every call to inventory
         app.state.recovered = idempotency.recover(ml.store, settings.ML_TRAINING_DATA_PATH)
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
         instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
-        ml.learner = ContinuousLearner(ml, settings)  # follows the inventory outbox (sync/ml/learning.py)
+        ml.learner = ContinuousLearner(ml, settings, inventory)  # follows the inventory outbox (sync/ml/learning.py)
         ml.learner.start()
         if settings.ML_DEBUG:
             switch_debug(ml, True)
         yield
         ml.learner.stop()
+        inventory.close()
 
     app = create_service_app(title="ML service", settings=settings, version=__version__, lifespan=lifespan,
                              description="Train, predict, optimise, detect anomalies, forecast, report.")
@@ -112,8 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/predict", response_model=schemas.PredictResponse,
               responses=schemas.errors(400, 404, 409, 413, 422, 503))
     async def predict(body: schemas.PredictRequest, ml: ML) -> dict[str, Any]:
-        model = ml.models.get(body.model_name)
-        if model is not None and model.fitted_ is not None and model.fitted_.fast is None:
+        served = ml.served(body.model_name)
+        if served is not None and served.fast is None:
             # no compiled path (e.g. gradient boosting): Pipeline.predict takes ms, keep it off the loop
             result = await run_in_threadpool(ml.predict, body.model_name, body.features)
         else:
@@ -134,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Makes a retry safe: the same key and body answer the first result and train "
                               "nothing; the same key with another body is a 409. Kept next to the models.")] = None,
               ) -> dict[str, Any]:
-        model = ml._model(body.model_name)
+        model = ml.model(body.model_name)
         data_type = body.data_type or model.training_data_type
         key = idempotency.check_key(idempotency_key)
         keys = idempotency.TrainKeys(ml.store, settings.ML_TRAINING_DATA_PATH)
@@ -175,7 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             elif body.data is not None:
                 idempotency.write_csv(ml.training_data[data_type],
                                       settings.ML_TRAINING_DATA_PATH / f"{data_type}.csv")
-            fitted = ml.models[body.model_name].fitted_
+            fitted = ml.fitted(body.model_name)
             meta = fitted.metadata
             result = _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
                                 "model_version": fitted.version_label, "rows": meta["n_rows"],
@@ -232,18 +236,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses=schemas.errors(400, 401, 403, 404, 409, 413, 422, 503))
     def rollback(name: schemas.ModelName, ml: ML,
                  body: Annotated[schemas.RollbackRequest | None, Body()] = None) -> dict[str, Any]:
-        ml._model(name)
+        ml.model(name)  # an unknown model is a 404 before the store is asked
         version = ml.rollback_model(name, body.version if body else None)
         return {"model_name": name, "model_version": f"v{version}", "versions": ml.model_versions(name)}
 
-    def history(body: schemas.ForecastRequest | schemas.BacktestRequest) -> pd.DataFrame:
+    def history(body: schemas.ForecastRequest | schemas.BacktestRequest, request: Request) -> pd.DataFrame:
         if body.history is not None:
             if body.sku is not None:
                 raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
                                        details=[{"field": "sku", "problem": "not allowed with history"}])
             schemas.check_history_span(body.history, body.freq)
             return schemas.history_frame(body.history)
-        return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
+        return demand_history(inventory_of(request), sku=body.sku)
 
     forecast_cache: list[Any] = []  # the ForecastCache, made on first use (imports the forecasting stack)
 
@@ -254,23 +258,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             forecast_cache.append(ForecastCache())
         return forecast_cache[0]
 
-    @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 503))
-    def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
+    @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 502, 503))
+    def forecast(body: schemas.ForecastRequest, ml: ML, request: Request) -> dict[str, Any]:
         # One answer per SKU: a request for one SKU gets that SKU's rows of the whole panel's forecast
         # (fitted once per distinct data, see sync/ml/forecasting/cache.py), not a fit on its rows alone.
         if body.history is None and body.sku is not None:  # an unknown SKU is a 404 naming it (the inventory says)
-            demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
-        data = history(body) if body.history is not None else demand_history(
-            settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT)
+            history(body, request)
+        data = history(body, request) if body.history is not None else demand_history(inventory_of(request))
         result = forecasts().forecast(data, body.horizon, freq=body.freq, quantiles=tuple(body.quantiles),
                                     sku=body.sku)
         frame = result.frame.assign(date=pd.to_datetime(result.frame["date"]).dt.date.astype(str))
         return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
                           "fit": result.info.as_dict() | {"cached": result.cached}})
 
-    @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 503))
-    def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
-        result = ml.backtest(history(body), body.horizon, body.windows, body.freq, progress=False)
+    @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 502, 503))
+    def backtest(body: schemas.BacktestRequest, ml: ML, request: Request) -> dict[str, Any]:
+        result = ml.backtest(history(body, request), body.horizon, body.windows, body.freq, progress=False)
         metrics = getattr(result, "metrics", result)
         out: dict[str, Any] = {"horizon": body.horizon, "windows": body.windows}
         out["metrics"] = metrics.reset_index().to_dict("records") if isinstance(metrics, pd.DataFrame) else metrics
