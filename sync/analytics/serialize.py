@@ -13,7 +13,7 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     if df.empty:
         return []
     clean = df.astype(object).where(df.notna(), None)
-    out = clean.to_dict("records")
+    out: list[dict[str, Any]] = clean.to_dict("records")
     for row in out:
         for key, value in row.items():
             if isinstance(value, np.generic):

@@ -16,7 +16,8 @@ import pandas as pd
 def ns(column: pd.Series) -> np.ndarray:
     """UTC timestamps as int64 nanoseconds since the epoch."""
     utc = column.dt.tz_convert("UTC").dt.tz_localize(None) if column.dt.tz is not None else column
-    return utc.to_numpy(dtype="datetime64[ns]").view("int64")
+    nanoseconds: np.ndarray = utc.to_numpy(dtype="datetime64[ns]").view("int64")
+    return nanoseconds
 
 
 def stock_over_window(on_hand_now: pd.Series, movements: pd.DataFrame, start: pd.Timestamp,

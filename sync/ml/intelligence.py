@@ -236,7 +236,8 @@ class MLInventoryIntelligence:
         hit = self.cache.get(key)
         if hit is not None:
             self._remember(model_name, row)
-            return replace(hit, cached=True)
+            cached: PredictionResult = replace(hit, cached=True)
+            return cached
         value = float(fitted.predict_matrix(np.array([row], dtype=np.float64))[0])
         lower, upper = fitted.calibration.interval(value)
         result = PredictionResult(prediction=value, confidence=fitted.calibration.confidence(value), lower=lower,

@@ -32,7 +32,7 @@ from sync.errors import Conflict, NotFound, SyncError
 from sync.ml import schemas
 from sync.ml.demand import demand_history
 from sync.ml.deps import inventory_of, settings_of
-from sync.ml.jsonable import jsonable
+from sync.ml.jsonable import json_object, jsonable
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
 from sync.ml.replenishment.apply import apply_plan
 from sync.settings import Settings
@@ -91,12 +91,13 @@ class PlanRequest(_Policy):
         "drafts of earlier plans). false: answer the plan only."))
 
 
-def _jsonable(value: Any) -> Any:
-    return jsonable(value, dates=True)  # plan and simulation rows are per period: dates, not instants
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    return json_object(value, dates=True)  # plan and simulation rows are per period: dates, not instants
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_jsonable(r) for r in frame.to_dict("records")]
+    rows: list[dict[str, Any]] = jsonable(frame.to_dict("records"), dates=True)
+    return rows
 
 
 

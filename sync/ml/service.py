@@ -28,7 +28,7 @@ from sync.ml import idempotency, schemas
 from sync.ml.demand import demand_history
 from sync.ml.deps import inventory_of
 from sync.ml.intelligence import MLInventoryIntelligence
-from sync.ml.jsonable import jsonable as _jsonable
+from sync.ml.jsonable import json_object
 from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
 from sync.ml.routes_learning import router as learning_router
@@ -36,6 +36,7 @@ from sync.ml.routes_replenishment import router as replenishment_router
 from sync.ml.startup import prepare
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
+from sync.web.input_guards import check_idempotency_key
 
 
 async def _ml(request: Request) -> MLInventoryIntelligence:
@@ -140,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               ) -> dict[str, Any]:
         model = ml.model(body.model_name)
         data_type = body.data_type or model.training_data_type
-        key = idempotency.check_key(idempotency_key)
+        key = check_idempotency_key(idempotency_key)
         keys = idempotency.TrainKeys(ml.store, settings.ML_TRAINING_DATA_PATH)
         fp = idempotency.fingerprint(body.model_dump(mode="json")) if key else ""
         with train_lock:
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 replayed = keys.replay(key, fp, body.model_name)
                 if replayed is not None:
                     response.headers["Idempotent-Replayed"] = "true"
-                    return _jsonable(replayed)  # type: ignore[no-any-return]
+                    return json_object(replayed)
             previous = ml.training_data.get(data_type)
             staged = None
             tag: dict[str, Any] = {}
@@ -181,17 +182,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                       settings.ML_TRAINING_DATA_PATH / f"{data_type}.csv")
             fitted = ml.fitted(body.model_name)
             meta = fitted.metadata
-            result = _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
+            result = json_object({"model_name": body.model_name, "trained": True, "data_type": data_type,
                                 "model_version": fitted.version_label, "rows": meta["n_rows"],
                                 "metrics": meta["metrics"], "selection": meta["selection"],
                                 "training_time_s": meta["training_time_s"]})
             if key is not None:
                 keys.save(key, fp, result)
-        return result  # type: ignore[no-any-return]
+        return result
 
     @app.post("/optimize", responses=schemas.errors(400, 413, 422, 503))
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
-        return _jsonable(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
+        return json_object(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
 
     async def has_admin_token(request: Request) -> bool:
         """Whether the caller proves admin rights (the admin token, or an admin-scoped JWT)."""
@@ -208,12 +209,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not await has_admin_token(request):
             for section in body["models"].values():
                 section.pop("library_versions", None)
-        return _jsonable(body)
+        return json_object(body)
 
     @app.post("/anomalies", responses=schemas.errors(400, 413, 422, 503))
     def anomalies(body: schemas.AnomaliesRequest, ml: ML) -> dict[str, Any]:
         found = ml.detect_anomalies(_frame(body.rows, "rows"), body.columns)
-        return _jsonable({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
+        return json_object({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
                           "anomalies": found})
 
     @app.get("/models", responses=schemas.errors(503))
@@ -225,7 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "trained": model.is_trained,
                           "version": model.fitted_.version_label if model.fitted_ else None,
                           "saved_versions": ml.model_versions(name)})
-        return _jsonable({"items": items})
+        return json_object({"items": items})
 
     @app.put("/debug", dependencies=[Depends(require_admin)], summary="Switch debug mode (log every prediction)")
     def put_debug(body: DebugSwitch, ml: ML) -> dict[str, bool]:
@@ -268,7 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         result = forecasts().forecast(data, body.horizon, freq=body.freq, quantiles=tuple(body.quantiles),
                                     sku=body.sku)
         frame = result.frame.assign(date=pd.to_datetime(result.frame["date"]).dt.date.astype(str))
-        return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
+        return json_object({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
                           "fit": result.info.as_dict() | {"cached": result.cached}})
 
     @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 502, 503))
@@ -280,6 +281,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if hasattr(result, "origins"):
             out["origins"] = [pd.Timestamp(o).date().isoformat() for o in result.origins]
             out["seconds"] = result.seconds
-        return _jsonable(out)
+        return json_object(out)
 
     return app

@@ -26,7 +26,7 @@ BOOTSTRAP_SOURCES = {"demand": "start-up rows (bundled sample, real)", "lead_tim
 
 
 def load_training_data(ml: MLInventoryIntelligence, folder: Path) -> list[str]:
-    loaded = []
+    loaded: list[str] = []
     if not folder.is_dir():
         return loaded
     for path in sorted(folder.glob("*.csv")):

@@ -49,8 +49,8 @@ async def classification(
             as_of=data.as_of, weeks=weeks, first_week_end=calendar[0].date(),
             last_week_end=calendar[-1].date(),
             thresholds=Thresholds(a_share=a_share, b_share=b_share, x_max=x_max, y_max=y_max),
-            matrix=matrix,  # type: ignore[arg-type]
-            total=len(table), items=records(table.iloc[offset:offset + limit]),  # type: ignore[arg-type]
+            matrix=matrix,
+            total=len(table), items=records(table.iloc[offset:offset + limit]),
         )
 
     return await run_in_threadpool(compute)

@@ -45,6 +45,6 @@ async def kpis(
         start, end = window_bounds(snap.as_of, window_days)
         page = rows.iloc[offset:offset + limit]
         return SkuKpis(as_of=end, window_days=window_days, window_start=start, slow_days=slow_days,
-                       total=len(rows), items=records(page))  # type: ignore[arg-type]
+                       total=len(rows), items=records(page))
 
     return await run_in_threadpool(compute)

@@ -39,6 +39,6 @@ async def alerts(
         start, end = window_bounds(snap.as_of, window_days)
         return ReorderAlerts(as_of=end, window_days=window_days, window_start=start, cover_days=cover_days,
                              total=len(found), total_order_value=total(found["order_value"]),
-                             items=records(found.iloc[offset:offset + limit]))  # type: ignore[arg-type]
+                             items=records(found.iloc[offset:offset + limit]))
 
     return await run_in_threadpool(compute)

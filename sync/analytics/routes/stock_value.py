@@ -26,6 +26,6 @@ async def stock_value(source: SourceDep) -> StockValue:
         return StockValue(as_of=datetime.now(UTC),
                           total_stock_value_at_cost=total(table["stock_value_at_cost"]),
                           total_stock_value_at_price=total(table["stock_value_at_price"]),
-                          items=records(table))  # type: ignore[arg-type]
+                          items=records(table))
 
     return await run_in_threadpool(compute)

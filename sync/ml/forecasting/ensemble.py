@@ -43,7 +43,13 @@ def candidate_weights(names: list[str], primary: str) -> list[dict[str, float]]:
 
 
 def blend(forecasts: dict[str, Array], weights: dict[str, float]) -> Array:
-    return sum(w * forecasts[n] for n, w in weights.items())  # type: ignore[return-value]
+    """The weighted sum of the named forecasts."""
+    names = iter(weights.items())
+    first, weight = next(names)
+    out: Array = weight * forecasts[first]
+    for name, w in names:
+        out = out + w * forecasts[name]
+    return out
 
 
 SPREAD_WINDOW = 52
@@ -51,8 +57,8 @@ SPREAD_WINDOW = 52
 
 def recent_spread(y: Array, window: int = SPREAD_WINDOW) -> Array:
     """Per-SKU standard deviation of the last ``window`` periods: how much this SKU's demand moves."""
-    spread = np.std(y[:, -window:], axis=1)
-    return np.maximum(spread, 1e-3)
+    spread: Array = np.maximum(np.std(y[:, -window:], axis=1), 1e-3)
+    return spread
 
 
 def residual_unit(point: Array, spread: Array) -> Array:
