@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     INVENTORY_URL: str = Field(
         "http://127.0.0.1:8004", description="Where analytics and ML read inventory data (over HTTP)."
     )
+    INVENTORY_TIMEOUT: float = Field(
+        30, gt=0, description="Seconds one call of the analytics or ML service to the inventory service may wait "
+        "for each step (connecting: at most 2). GATEWAY_TIMEOUT is the gateway's own.",
+    )
     ML_URL: str = Field(
         "http://127.0.0.1:8006", description="Where analytics reads the latest replenishment plan (over HTTP)."
     )

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 
 from sync import __version__
 from sync.analytics.cache import TTLCache
-from sync.analytics.client import InventoryClient
 from sync.analytics.plan import PlanClient
 from sync.analytics.routes import ROUTERS
 from sync.analytics.source import InventorySource
+from sync.clients.inventory import InventoryClient
 from sync.settings import Settings
 from sync.web import create_service_app
 
@@ -37,13 +37,13 @@ def create_app(settings: Settings | None = None, *, cache_ttl: float = CACHE_TTL
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = InventoryClient(settings.INVENTORY_URL)
+        client = InventoryClient.from_settings(settings)
         app.state.source = InventorySource(client, TTLCache(cache_ttl))
         app.state.plans = PlanClient(settings.ML_URL)
         try:
             yield
         finally:
-            await client.aclose()
+            client.close()
             await app.state.plans.aclose()
 
     app = create_service_app(title="Analytics service", settings=settings, version=__version__,

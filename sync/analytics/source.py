@@ -1,5 +1,8 @@
 """Inventory data as frames, read through :class:`InventoryClient` and kept briefly in a :class:`TTLCache`.
 
+The client (``sync.clients.inventory``, shared with the ML service) is synchronous; each call runs in a
+worker thread (``run_in_threadpool``), so the reads a snapshot needs still go out at once.
+
 A *snapshot* is what the KPI endpoints need: SKUs, current levels and every ledger row since the
 window's start (rows after ``as_of`` roll the levels back). Requests with the same window and the
 same (or no) ``as_of`` within the cache TTL share one read of the inventory service.
@@ -16,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from sync.analytics.cache import TTLCache
 from sync.analytics.classification import last_full_weeks, weekly_matrix
-from sync.analytics.client import InventoryClient
 from sync.analytics.frames import demand_frame, levels_frame, movements_frame, skus_frame
 from sync.analytics.kpis import sku_kpis, window_bounds
+from sync.clients.inventory import InventoryClient
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class InventorySource:
     async def catalog(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """SKUs and current levels."""
         async def load() -> tuple[pd.DataFrame, pd.DataFrame]:
-            skus, levels = await asyncio.gather(self.client.skus(), self.client.levels())
+            skus, levels = await asyncio.gather(run_in_threadpool(self.client.skus),
+                                               run_in_threadpool(self.client.levels))
             return skus_frame(skus), levels_frame(levels)
         result: tuple[pd.DataFrame, pd.DataFrame] = await self.cache.get_or_load(("catalog",), load)
         return result
@@ -63,7 +67,7 @@ class InventorySource:
             moment = to_utc(as_of)
             start, _ = window_bounds(moment, window_days)
             (skus, levels), moves = await asyncio.gather(
-                self.catalog(), self.client.movements(since=start.isoformat()))
+                self.catalog(), run_in_threadpool(self.client.movements, since=start.isoformat()))
             return Snapshot(skus, levels, movements_frame(moves), moment, window_days)
 
         result: Snapshot = await self.cache.get_or_load(key, load)
@@ -92,7 +96,7 @@ class InventorySource:
             start = (calendar[0] - pd.Timedelta(days=6)).date().isoformat()
             end = calendar[-1].date().isoformat()
             (skus, _), rows = await asyncio.gather(
-                self.catalog(), self.client.demand_history(start=start, end=end))
+                self.catalog(), run_in_threadpool(self.client.demand_history, start=start, end=end))
             weekly = weekly_matrix(demand_frame(rows), pd.Index(skus["sku"], name="sku"), calendar)
             return DemandSnapshot(skus, weekly, moment)
 

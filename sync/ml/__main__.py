@@ -46,10 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ml = MLInventoryIntelligence(progress=not args.quiet)
     try:
         if args.command == "train":
-            data_type = args.data_type or ml._model(args.model_name).training_data_type
+            data_type = args.data_type or ml.model(args.model_name).training_data_type
             ml.add_training_data(data_type, pd.read_csv(args.csv))
             ml.train_model(args.model_name, data_type)
-            fitted = ml.models[args.model_name].fitted_
+            fitted = ml.fitted(args.model_name)
             print(json.dumps({"model_name": args.model_name, "version": fitted.version_label,
                               "metrics": fitted.metadata["metrics"]}, indent=1))
         elif args.command == "train-builtins":
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for data_type, name in BUILTIN_DATA_TYPES.items():
                 ml.add_training_data(data_type, frames[data_type])
                 ml.train_model(name, data_type)
-                print(f"{name}: {ml.models[name].fitted_.version_label}")
+                print(f"{name}: {ml.fitted(name).version_label}")
         elif args.command == "versions":
             print(json.dumps(ml.model_versions(args.model_name), indent=1))
         elif args.command == "rollback":

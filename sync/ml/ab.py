@@ -163,7 +163,7 @@ def start(ml: Any, model_name: str, challenger_version: int, share: float, min_s
     from sync.errors import ValidationFailed
     from sync.ml.training import FittedModel
 
-    champion = ml._fitted(model_name)
+    champion = ml.fitted(model_name)
     running = tests(ml).get(model_name)
     if running is not None and running.status == "running":
         raise Conflict(f"an A/B test of {model_name!r} is already running; stop or promote it first",

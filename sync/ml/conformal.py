@@ -51,7 +51,8 @@ class Calibration:
                    min_tolerance=max(1e-9, 0.01 * scale), floor=floor)
 
     def half_widths(self, predictions: np.ndarray) -> np.ndarray:
-        return self.quantile * (np.abs(predictions) + self.offset)
+        widths: np.ndarray = self.quantile * (np.abs(predictions) + self.offset)
+        return widths
 
     def interval(self, prediction: float) -> tuple[float, float]:
         half = self.quantile * (abs(prediction) + self.offset)
@@ -73,7 +74,8 @@ class Calibration:
     def confidences(self, predictions: np.ndarray) -> np.ndarray:
         tolerance = np.maximum(RELATIVE_TOLERANCE * np.abs(predictions), self.min_tolerance)
         hits = np.searchsorted(self.scores, tolerance / (np.abs(predictions) + self.offset), side="right")
-        return hits / max(1, len(self.scores))
+        shares: np.ndarray = hits / max(1, len(self.scores))
+        return shares
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "quantile": self.quantile, "offset": self.offset,

@@ -30,7 +30,8 @@ def feature_profile(X: np.ndarray, columns: Sequence[str]) -> dict[str, dict[str
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-    return counts / max(1, counts.sum())
+    shares: np.ndarray = counts / max(1, counts.sum())
+    return shares
 
 
 def psi(profile: dict[str, list[float]], recent: np.ndarray) -> float:

@@ -120,28 +120,26 @@ def explain_forecast(history: pd.DataFrame, horizon: int, freq: str = "W-SUN",
                      quantiles: tuple[float, ...] = (0.9,)) -> list[dict[str, Any]]:
     """Per SKU: segment, chosen blend (weights), its inner RMSSE, each candidate's forecast and the blend's."""
     from sync.ml.forecasting.ensemble import SEGMENTS
-    from sync.ml.forecasting.model import DemandForecaster, validate_quantiles
+    from sync.ml.forecasting.model import forecast_panel
     from sync.ml.forecasting.panel import to_panel, validate_horizon
 
     steps = validate_horizon(horizon)
     panel = to_panel(history, freq)
-    forecaster = DemandForecaster(steps, validate_quantiles(quantiles)).fit(panel)
-    point, _ = forecaster.predict()
-    assert forecaster.segments_ is not None
-    selection = forecaster.selection_
+    forecast = forecast_panel(panel, steps, quantiles)
+    selection = forecast.selection
     dates = [d.date().isoformat() for d in panel.future_dates(steps)]
     items = []
     for i, sku in enumerate(panel.skus):
-        seg = int(forecaster.segments_[i])
+        seg = int(forecast.segments[i])
+        weights = forecast.blend_of(seg)
         if selection is None:
-            weights, why = ({"LightGBM": 1.0} if "LightGBM" in forecaster.final_ else {"ETS": 1.0}), (
-                "history too short for inner origins: the default candidate alone")
+            why = "history too short for inner origins: the default candidate alone"
             inner = None
         else:
-            weights, inner = selection.weights[seg], float(selection.inner_rmsse[seg])
+            inner = float(selection.inner_rmsse[seg])
             why = (f"lowest inner-origin RMSSE ({inner:.3f}) among the candidate blends over the "
                    f"{SEGMENTS[seg]} SKUs")
         items.append({"sku": str(sku), "segment": SEGMENTS[seg], "blend": weights, "inner_rmsse": inner,
-                      "why": why, "dates": dates, "forecast": [float(v) for v in point[i]],
-                      "candidates": {name: [float(v) for v in f[i]] for name, f in forecaster.final_.items()}})
+                      "why": why, "dates": dates, "forecast": [float(v) for v in forecast.point[i]],
+                      "candidates": {name: [float(v) for v in f[i]] for name, (f, _) in forecast.candidates.items()}})
     return items

@@ -90,7 +90,15 @@ def _estimator(est: Any) -> RowFn | None:
             return None
         weights = np.asarray(est.weights if est.weights is not None else [1.0] * len(parts), dtype=np.float64)
         weights = weights / weights.sum()
-        return lambda X: sum(w * p(X) for w, p in zip(weights, parts, strict=True))  # type: ignore[misc]
+        members = [p for p in parts if p is not None]
+
+        def vote(X: np.ndarray) -> np.ndarray:
+            out: np.ndarray = np.zeros(len(X))
+            for w, p in zip(weights, members, strict=True):
+                out = out + w * p(X)
+            return out
+
+        return vote
     return None
 
 

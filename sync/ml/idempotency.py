@@ -19,37 +19,27 @@ training; the same key with another body is a 409. Keys are stored hashed, never
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import re
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sync.errors import Conflict, SyncError, ValidationFailed
-from sync.ml.store import ModelStore, atomic_write, fsync_dir
+from sync.errors import Conflict, SyncError
+from sync.ml.store import ModelStore, atomic_file, atomic_write, fsync_dir
 
 log = logging.getLogger("sync.ml.service")
 
-MAX_KEY_LENGTH = 255
 RECORDS = ".idempotency"
 _STAGING = re.compile(r"^\.(?P<data_type>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.(?P<key>[0-9a-f]{64})\.staged\.csv$")
 #: temporary files of an atomic write of training data: ``.{data_type}.csv.*.tmp`` (and ``.{data_type}.*.csv``
 #: from earlier releases, which a kill could leave empty)
 _TEMP = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9_.-]*\.(csv|tmp)$")
-
-
-def check_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationFailed(f"Idempotency-Key header must be 1-{MAX_KEY_LENGTH} printable characters",
-                               details=[{"field": "Idempotency-Key", "problem": "invalid value"}])
-    return key
 
 
 def key_hash(key: str) -> str:
@@ -62,19 +52,13 @@ def fingerprint(payload: Any) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` as CSV at ``path``, whole or not at all (tmp + fsync + rename; the tmp removed on failure)."""
+    """``frame`` as CSV at ``path``, whole or not at all (``atomic_file``; the temporary name ends in ``.tmp``,
+    which :func:`recover` removes after a kill)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_file(path, suffix=".tmp") as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        frame.to_csv(text, index=False)
+        text.detach()  # flushes into ``handle`` and leaves it open for atomic_file to fsync
 
 
 def staging_path(folder: Path, data_type: str, hashed_key: str) -> Path:

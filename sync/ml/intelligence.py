@@ -105,14 +105,24 @@ class MLInventoryIntelligence:
         known.update(m.training_data_type for m in self.models.values())
         return sorted(known)
 
-    def _model(self, name: str) -> MLModel:
+    def model(self, name: str) -> MLModel:
+        """The model called ``name`` (trained or not); ``NotFound`` naming the known ones otherwise."""
         model = self.models.get(name) if isinstance(name, str) else None
         if model is None:
             raise NotFound(f"unknown model {name!r}", details={"model_name": name, "known": sorted(self.models)})
         return model
 
-    def _fitted(self, name: str) -> FittedModel:
-        fitted = self._model(name).fitted_
+    def served(self, name: str) -> FittedModel | None:
+        """The trained version ``name`` serves, or None when it has none (or there is no such model)."""
+        model = self.models.get(name) if isinstance(name, str) else None
+        fitted: FittedModel | None = None if model is None else model.fitted_
+        return fitted
+
+    def fitted(self, name: str) -> FittedModel:
+        """The trained version ``name`` serves: ``NotFound`` for an unknown model, ``NotFitted`` (409) for one
+        not trained yet. The one place that says a model is not trained; callers that can do without one
+        ask :meth:`served`."""
+        fitted: FittedModel | None = self.model(name).fitted_
         if fitted is None:
             raise NotFitted(f"model {name!r} is not trained yet: add training data and call train_model",
                             details={"model_name": name})
@@ -144,7 +154,7 @@ class MLInventoryIntelligence:
         ``ValidationFailed`` naming the problem, an unknown model ``NotFound``. ``source`` (e.g.
         ``"purchase orders (40)"``) is kept in the metadata as ``training_data_source``.
         """
-        model = self._model(model_name)
+        model = self.model(model_name)
         data_type = data_type or model.training_data_type
         check_name(data_type, "data_type")
         if data_type not in self.training_data:
@@ -172,7 +182,7 @@ class MLInventoryIntelligence:
     # --- persistence ----------------------------------------------------------------------
     def save_model(self, model_name: str) -> int:
         """Save the trained model as a new version (train_model does this itself with ``autosave``)."""
-        fitted = self._fitted(model_name)
+        fitted = self.fitted(model_name)
         with self._train_lock:
             fitted.version = self.store.save(model_name, fitted.pipeline, fitted.saved_metadata())
         return fitted.version
@@ -220,13 +230,14 @@ class MLInventoryIntelligence:
     # --- prediction -----------------------------------------------------------------------
     def predict(self, model_name: str, features: Mapping[str, Any]) -> PredictionResult:
         """Predict one row; ``features`` maps each of the model's feature columns to a number."""
-        fitted = self._fitted(model_name)
+        fitted = self.fitted(model_name)
         row = feature_row(features, fitted.metadata["feature_columns"], model_name)
         key = (model_name, fitted.uid, row)
         hit = self.cache.get(key)
         if hit is not None:
             self._remember(model_name, row)
-            return replace(hit, cached=True)
+            cached: PredictionResult = replace(hit, cached=True)
+            return cached
         value = float(fitted.predict_matrix(np.array([row], dtype=np.float64))[0])
         lower, upper = fitted.calibration.interval(value)
         result = PredictionResult(prediction=value, confidence=fitted.calibration.confidence(value), lower=lower,
@@ -240,7 +251,7 @@ class MLInventoryIntelligence:
     def predict_batch(self, model_name: str, rows: pd.DataFrame | Sequence[Mapping[str, Any]]
                       ) -> list[PredictionResult]:
         """Predict many rows in one vectorised call (a DataFrame or a list of feature mappings)."""
-        fitted = self._fitted(model_name)
+        fitted = self.fitted(model_name)
         columns = fitted.metadata["feature_columns"]
         if isinstance(rows, pd.DataFrame):
             check_frame(rows, f"rows for {model_name!r}")
@@ -269,10 +280,9 @@ class MLInventoryIntelligence:
 
     # --- inventory --------------------------------------------------------------------------
     def _estimate(self, model_name: str, sku_data: Mapping[str, Any], fallback: Estimate) -> Estimate:
-        model = self.models.get(model_name)
-        if model is None or model.fitted_ is None:
+        fitted = self.served(model_name)
+        if fitted is None:
             return fallback
-        fitted: FittedModel = model.fitted_
         missing = [c for c in fitted.metadata["feature_columns"] if c not in sku_data or sku_data[c] is None]
         if missing:  # the model cannot run on this SKU: use the fallback and say why
             return replace(fallback, source=f"{fallback.source} ({model_name} needs {missing})")
@@ -289,7 +299,7 @@ class MLInventoryIntelligence:
         if not isinstance(sku_data, Mapping):
             raise ValidationFailed("sku_data must be a mapping of field -> number")
         historical = number(sku_data, "historical_demand", minimum=0.0)
-        if historical is None and self.models.get("demand_forecast", MLModel("", "", None, [], "")).fitted_ is None:
+        if historical is None and self.served("demand_forecast") is None:
             raise ValidationFailed("sku_data lacks 'historical_demand' and demand_forecast is not trained",
                                    details={"missing": ["historical_demand"]})
         demand = self._estimate("demand_forecast", sku_data, Estimate(
@@ -303,8 +313,7 @@ class MLInventoryIntelligence:
 
     def _price(self, sku_data: Mapping[str, Any]) -> Estimate:
         cost = number(sku_data, "cost", minimum=0.0)
-        model = self.models.get("price_optimization")
-        fitted = model.fitted_ if model is not None else None
+        fitted = self.served("price_optimization")
         if fitted is not None and all(sku_data.get(c) is not None for c in fitted.metadata["feature_columns"]):
             estimate = self._estimate("price_optimization", sku_data, Estimate(0.0, None, ""))
             if cost is not None and estimate.value < cost:

@@ -23,3 +23,9 @@ def jsonable(value: Any, *, dates: bool = False) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat() if dates else value.isoformat()
     return value
+
+
+def json_object(value: dict[str, Any], *, dates: bool = False) -> dict[str, Any]:
+    """``jsonable`` of a JSON object (a route's answer), typed as the object it is."""
+    converted: dict[str, Any] = jsonable(value, dates=dates)
+    return converted

@@ -29,8 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from sync.clients.inventory import InventoryClient
 from sync.ml.builtins import LEAD_TIME_FEATURES
-from sync.ml.inventory_client import list_items
 
 log = logging.getLogger("sync.ml")
 HEALTH_WINDOW_DAYS = 90
@@ -40,9 +40,9 @@ MODEL = "lead_time_prediction"
 
 
 
-def received_orders(base_url: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+def received_orders(inventory: InventoryClient) -> list[dict[str, Any]]:
     """Orders received in full, as the inventory service lists them."""
-    return list_items(base_url, "/purchase-orders", {"status": "received"}, timeout)
+    return inventory.purchase_orders(status="received")
 
 
 def _time(value: str) -> datetime:
@@ -102,15 +102,15 @@ def current_features(orders: Sequence[dict[str, Any]], supplier: str, order_quan
             "supply_chain_health": health, "seasonality": _seasonality(at)}
 
 
-def refresh_lead_time_model(ml: Any, base_url: str, *, min_orders: int, timeout: float = 30.0) -> dict[str, Any]:
+def refresh_lead_time_model(ml: Any, inventory: InventoryClient, *, min_orders: int) -> dict[str, Any]:
     """Retrain ``lead_time_prediction`` on the received orders when there are at least ``min_orders``.
 
     Below that the served model (synthetic start-up rows, or an earlier order-trained version) stays.
     The new version is trained aside and swapped in by ``train_model``; a failure leaves the old one.
     """
-    rows = order_rows(received_orders(base_url, timeout))
-    model = ml.models[MODEL]
-    current = (model.fitted_.metadata.get("training_data_source") if model.fitted_ is not None else None)
+    rows = order_rows(received_orders(inventory))
+    served = ml.served(MODEL)
+    current = served.metadata.get("training_data_source") if served is not None else None
     out: dict[str, Any] = {"model_name": MODEL, "orders": len(rows), "min_orders": min_orders}
     if len(rows) < min_orders:
         return out | {"trained": False, "training_data_source": current or SYNTHETIC_SOURCE,
@@ -129,7 +129,7 @@ def refresh_lead_time_model(ml: Any, base_url: str, *, min_orders: int, timeout:
         else:
             ml.training_data["lead_time"] = previous
         raise
-    fitted = ml.models[MODEL].fitted_
+    fitted = ml.fitted(MODEL)
     log.info("retrained %s on %d received purchase orders (%s)", MODEL, len(rows), fitted.version_label)
     return out | {"trained": True, "training_data_source": source, "model_version": fitted.version_label,
                   "metrics": fitted.metadata["metrics"]}

@@ -33,16 +33,17 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 
+from sync.clients.inventory import InventoryClient, UpstreamContractError
 from sync.errors import SyncError, UpstreamUnavailable, ValidationFailed
 from sync.ml.builtins import DEMAND_FEATURES
+from sync.ml.demand import demand_history
 from sync.ml.drift import psi
-from sync.ml.inventory_client import demand_history, list_items
 from sync.ml.lead_time import refresh_lead_time_model
 from sync.ml.metrics import accuracy
+from sync.ml.training import FittedModel
 from sync.settings import Settings
 
 log = logging.getLogger("sync.ml.learning")
@@ -67,9 +68,12 @@ def _week_features(quantity: np.ndarray, t: int, week: pd.Timestamp, price: floa
 class ContinuousLearner:
     """Follows the inventory service and keeps ``demand_forecast`` (and the lead-time model) current."""
 
-    def __init__(self, ml: Any, settings: Settings) -> None:
+    def __init__(self, ml: Any, settings: Settings, inventory: InventoryClient | None = None) -> None:
+        """``inventory``: the service's client (default: one of this learner's own, at ``INVENTORY_URL``)."""
         self.ml = ml
         self.settings = settings
+        self._own_inventory = inventory is None
+        self.inventory = inventory or InventoryClient.from_settings(settings)
         self.after = 0
         self.history: pd.DataFrame | None = None  # wide: SKUs x weeks
         self.prices: dict[str, float] = {}
@@ -94,6 +98,8 @@ class ContinuousLearner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._own_inventory:
+            self.inventory.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.ML_LEARNING_INTERVAL):
@@ -110,18 +116,17 @@ class ContinuousLearner:
     def step(self) -> dict[str, Any]:
         """Poll the outbox once and act on it (see the module docstring); returns what it did."""
         with self._lock:
-            base, timeout = self.settings.INVENTORY_URL, self.settings.GATEWAY_TIMEOUT
-            types = self._poll_events(base, timeout)
+            types = self._poll_events()
             out: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "events": sum(types.values()),
                                    "scored": 0, "retrained": None, "lead_time": None}
             if types.get("po.received"):
                 try:
                     out["lead_time"] = refresh_lead_time_model(
-                        self.ml, base, min_orders=self.settings.ML_LEAD_TIME_MIN_ORDERS, timeout=timeout)
+                        self.ml, self.inventory, min_orders=self.settings.ML_LEAD_TIME_MIN_ORDERS)
                 except SyncError as exc:
                     out["lead_time"] = {"error": exc.message}
             if self.history is None or any(types.get(t) for t in HISTORY_EVENTS):
-                self._read_history(base, timeout)
+                self._read_history()
                 if self.history is not None:
                     out["scored"] = self._score()
                     out["retrained"] = self._maybe_retrain()
@@ -129,38 +134,29 @@ class ContinuousLearner:
             self.last_step = out
             return out
 
-    def _poll_events(self, base: str, timeout: float) -> dict[str, int]:
-        url = base.rstrip("/") + "/events"
+    def _poll_events(self) -> dict[str, int]:
         types: dict[str, int] = {}
-        with httpx.Client(timeout=timeout) as client:
-            for _ in range(MAX_EVENT_PAGES):
-                try:
-                    resp = client.get(url, params={"after": self.after, "limit": EVENT_PAGE})
-                    resp.raise_for_status()
-                    body = resp.json()
-                    items, after = body["items"], int(body["next_after"])
-                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                    raise UpstreamUnavailable(f"inventory events at {url} unavailable: {exc}",
-                                              details={"url": url}) from exc
-                for item in items:
-                    types[str(item.get("type"))] = types.get(str(item.get("type")), 0) + 1
-                self.after = after
-                if len(items) < EVENT_PAGE:
-                    break
+        for _ in range(MAX_EVENT_PAGES):
+            items, after = self.inventory.events(after=self.after, limit=EVENT_PAGE)
+            for item in items:
+                types[str(item.get("type"))] = types.get(str(item.get("type")), 0) + 1
+            self.after = after
+            if len(items) < EVENT_PAGE:
+                break
         return types
 
-    def _read_history(self, base: str, timeout: float) -> None:
+    def _read_history(self) -> None:
         try:
-            frame = demand_history(base, timeout=timeout)
+            frame = demand_history(self.inventory)
         except ValidationFailed:  # no demand history yet: nothing to score or learn from
             self.history = None
             return
         wide = frame.pivot_table(index="sku", columns="date", values="quantity", aggfunc="sum", fill_value=0.0)
         self.history = wide.sort_index(axis=1)
         try:
-            skus = list_items(base, "/skus", timeout=timeout)
+            skus = self.inventory.skus()
             self.prices = {str(s["code"]): float(s.get("price") or 0.0) for s in skus}
-        except UpstreamUnavailable:
+        except (UpstreamUnavailable, UpstreamContractError):
             pass  # keep the prices read before
 
     def _complete_weeks(self) -> list[pd.Timestamp]:
@@ -171,8 +167,9 @@ class ContinuousLearner:
         return weeks
 
     # --- scoring, retraining, forecasting --------------------------------------------------
-    def _fitted(self) -> Any:
-        return self.ml.models[MODEL].fitted_
+    def _fitted(self) -> FittedModel | None:
+        served: FittedModel | None = self.ml.served(MODEL)
+        return served
 
     def _score(self) -> int:
         fitted = self._fitted()
@@ -245,7 +242,7 @@ class ContinuousLearner:
     def retrain(self, reason: str, live: dict[str, Any] | None = None) -> dict[str, Any]:
         """Train a new ``demand_forecast`` on the held history and serve it (the old one until it is done)."""
         if self.history is None:
-            self._read_history(self.settings.INVENTORY_URL, self.settings.GATEWAY_TIMEOUT)
+            self._read_history()
         rows = self.training_rows()
         before = self._fitted()
         weeks = self._complete_weeks()
@@ -261,7 +258,7 @@ class ContinuousLearner:
             else:
                 self.ml.training_data[DATA_TYPE] = previous
             raise
-        after = self._fitted()
+        after: FittedModel = self.ml.fitted(MODEL)
         record = {"at": datetime.now(UTC).isoformat(), "model_name": MODEL, "reason": reason,
                   "from_version": before.version_label if before else None, "to_version": after.version_label,
                   "rows": len(rows), "live": live, "held_out_accuracy": accuracy(after.metadata["metrics"])}

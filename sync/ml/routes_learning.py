@@ -21,11 +21,11 @@ from pydantic import Field
 
 from sync.errors import UpstreamUnavailable, ValidationFailed
 from sync.ml import ab, schemas
+from sync.ml.demand import demand_history
+from sync.ml.deps import inventory_of, settings_of
 from sync.ml.explain import explain_forecast, explain_prediction
-from sync.ml.inventory_client import demand_history
 from sync.ml.lead_time import refresh_lead_time_model
 from sync.ml.validation import feature_row
-from sync.settings import Settings
 from sync.web import require_admin
 
 router = APIRouter(tags=["learning"])
@@ -34,11 +34,8 @@ _ERROR = {"description": "The shared error body {\"error\": {\"code\", \"message
 BASE: dict[int | str, dict[str, Any]] = {400: _ERROR, 503: _ERROR}  # 400: a body that is not JSON
 MODEL: dict[int | str, dict[str, Any]] = {400: _ERROR, 404: _ERROR, 409: _ERROR, 503: _ERROR}
 ADMIN: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR}
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+#: routes that read the inventory service: 502 when it answers against its contract (sync.clients.inventory)
+INVENTORY: dict[int | str, dict[str, Any]] = {502: _ERROR}
 
 
 def _ml(request: Request) -> Any:
@@ -48,26 +45,25 @@ def _ml(request: Request) -> Any:
     return ml
 
 
-@router.post("/learning/lead-time", responses=BASE,
+@router.post("/learning/lead-time", responses=BASE | INVENTORY,
              summary="Retrain the lead-time model on received purchase orders (when enough)")
 def learn_lead_time(request: Request) -> dict[str, Any]:
-    settings = _settings(request)
-    return refresh_lead_time_model(_ml(request), settings.INVENTORY_URL, min_orders=settings.ML_LEAD_TIME_MIN_ORDERS,
-                                   timeout=settings.GATEWAY_TIMEOUT)
+    return refresh_lead_time_model(_ml(request), inventory_of(request),
+                                   min_orders=settings_of(request).ML_LEAD_TIME_MIN_ORDERS)
 
 
 @router.post("/explain", responses=MODEL,
              summary="A prediction and how much each feature moved it (exact Shapley values)")
 def explain(body: schemas.PredictRequest, request: Request) -> dict[str, Any]:
     ml = _ml(request)
-    fitted = ml._fitted(body.model_name)
+    fitted = ml.fitted(body.model_name)
     row = feature_row(body.features, fitted.metadata["feature_columns"], body.model_name)
     return {"model_name": body.model_name, "model_version": fitted.version_label} | explain_prediction(fitted, row)
 
 
-@router.post("/explain/forecast", responses=BASE, summary="Per SKU: the candidate blend behind the forecast, and why")
+@router.post("/explain/forecast", responses=BASE | INVENTORY,
+             summary="Per SKU: the candidate blend behind the forecast, and why")
 def explain_forecast_route(body: schemas.ForecastRequest, request: Request) -> dict[str, Any]:
-    settings = _settings(request)
     if body.history is not None:
         if body.sku is not None:
             raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
@@ -75,7 +71,7 @@ def explain_forecast_route(body: schemas.ForecastRequest, request: Request) -> d
         schemas.check_history_span(body.history, body.freq)
         history = schemas.history_frame(body.history)
     else:
-        history = demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
+        history = demand_history(inventory_of(request), sku=body.sku)
     return {"freq": body.freq, "horizon": body.horizon,
             "items": explain_forecast(history, body.horizon, body.freq, tuple(body.quantiles))}
 
@@ -93,7 +89,7 @@ def learning_status(request: Request) -> dict[str, Any]:
     return status
 
 
-@router.post("/learning/step", dependencies=[Depends(require_admin)], responses=BASE | ADMIN,
+@router.post("/learning/step", dependencies=[Depends(require_admin)], responses=BASE | ADMIN | INVENTORY,
              summary="Poll the inventory outbox now: refresh history, score forecasts, retrain if needed")
 def learning_step(request: Request) -> dict[str, Any]:
     step: dict[str, Any] = _learner(request).step()
@@ -133,7 +129,7 @@ Admin = [Depends(require_admin)]
 @router.post("/ab/{model_name}/start", dependencies=Admin, status_code=201, responses=MODEL | ADMIN,
              summary="Start an A/B test: a saved challenger version takes a share of keyed predictions")
 def ab_start(model_name: schemas.ModelName, body: ABStart, request: Request) -> dict[str, Any]:
-    min_samples = body.min_samples or _settings(request).ML_AB_MIN_SAMPLES
+    min_samples = body.min_samples or settings_of(request).ML_AB_MIN_SAMPLES
     return ab.start(_ml(request), model_name, body.challenger_version, body.share, min_samples).summary()
 
 

@@ -27,10 +27,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from sync.clients.inventory import InventoryClient
 from sync.errors import Conflict, NotFound, SyncError, error_body
 from sync.ml import schemas
-from sync.ml.inventory_client import demand_history, list_items
-from sync.ml.jsonable import jsonable
+from sync.ml.demand import demand_history
+from sync.ml.deps import inventory_of, settings_of
+from sync.ml.jsonable import json_object, jsonable
 from sync.ml.replenishment import plan_replenishment, propose_orders, simulate_policy
 from sync.ml.replenishment.apply import apply_plan
 from sync.settings import Settings
@@ -89,17 +91,15 @@ class PlanRequest(_Policy):
         "drafts of earlier plans). false: answer the plan only."))
 
 
-def _jsonable(value: Any) -> Any:
-    return jsonable(value, dates=True)  # plan and simulation rows are per period: dates, not instants
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    return json_object(value, dates=True)  # plan and simulation rows are per period: dates, not instants
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_jsonable(r) for r in frame.to_dict("records")]
+    rows: list[dict[str, Any]] = jsonable(frame.to_dict("records"), dates=True)
+    return rows
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 
@@ -122,11 +122,11 @@ def _period_days(freq: str) -> float:
     return {"W": 7.0, "D": 1.0, "M": 365.25 / 12, "MS": 365.25 / 12, "ME": 365.25 / 12}.get(base, 7.0)
 
 
-@router.post("/simulate", summary="What-if: replay our policy and the textbook rule over history")
+@router.post("/simulate", summary="What-if: replay our policy and the textbook rule over history",
+             responses=schemas.errors(502))
 def simulate(body: SimulateRequest, request: Request) -> dict[str, Any]:
-    settings = _settings(request)
     history = (schemas.history_frame(body.history) if body.history is not None
-               else demand_history(settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT))
+               else demand_history(inventory_of(request)))
     report = simulate_policy(
         history, start=body.start, periods=body.periods, replan_every=body.replan_every,
         service_level=body.service_level, lead_time=body.lead_time, review_period=body.review_period,
@@ -171,16 +171,15 @@ class Job:
         return out
 
 
-def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], None]) -> dict[str, Any]:
+def _make_plan(body: PlanRequest, inventory: InventoryClient, advance: Callable[[int], None]) -> dict[str, Any]:
     started = time.perf_counter()
-    base, timeout = settings.INVENTORY_URL, settings.GATEWAY_TIMEOUT
-    history = demand_history(base, timeout=timeout)
+    history = demand_history(inventory)
     advance(1)
     planned = set(history["sku"].astype(str))
-    skus = {str(s["code"]): s for s in list_items(base, "/skus", timeout=timeout) if str(s["code"]) in planned}
+    skus = {str(s["code"]): s for s in inventory.skus() if str(s["code"]) in planned}
     advance(2)
     days = _period_days(body.freq)
-    suppliers_known = {str(s["code"]): s for s in list_items(base, "/suppliers", timeout=timeout)} if any(
+    suppliers_known = {str(s["code"]): s for s in inventory.suppliers()} if any(
         s.get("supplier") for s in skus.values()) else {}
     lead = {code: _lead_time(s, suppliers_known.get(str(s.get("supplier"))), days) for code, s in skus.items()}
     lead_time: Any = body.lead_time if body.lead_time is not None else {c: v[0] for c, v in lead.items()}
@@ -202,7 +201,7 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
                                   else result["sku"].map(lambda c: sources.get(c, "default: 2 periods")))
     advance(3)
     positions: dict[str, float] = {}
-    levels = list_items(base, "/levels", timeout=timeout)
+    levels = inventory.levels()
     for level in levels:
         code = str(level["sku"])
         if code in planned:
@@ -215,7 +214,7 @@ def _make_plan(body: PlanRequest, settings: Settings, advance: Callable[[int], N
     advance(5)
     plan_id = uuid.uuid4().hex[:12]
     items, proposed = _records(result), _records(proposals)
-    applied = apply_plan(base, timeout, plan_id=plan_id, plan_rows=items, proposals=proposed, skus=skus,
+    applied = apply_plan(inventory, plan_id=plan_id, plan_rows=items, proposals=proposed, skus=skus,
                          levels=levels) if body.apply else None
     advance(6)
     plan: dict[str, Any] = _jsonable({
@@ -252,9 +251,9 @@ def _remember(state: Any, settings: Settings, result: dict[str, Any]) -> None:
         log.warning("could not save the latest plan to %s: %s", path, exc)
 
 
-def _run_job(job: Job, body: PlanRequest, settings: Settings, state: Any) -> None:
+def _run_job(job: Job, body: PlanRequest, settings: Settings, inventory: InventoryClient, state: Any) -> None:
     try:
-        job.result = _make_plan(body, settings, job.advance)
+        job.result = _make_plan(body, inventory, job.advance)
         _remember(state, settings, job.result)
         job.status = "done"
     except SyncError as exc:
@@ -266,11 +265,12 @@ def _run_job(job: Job, body: PlanRequest, settings: Settings, state: Any) -> Non
 
 @router.post("/plan", summary="Plan every SKU from the inventory service's data and propose orders",
              responses={202: {"description": "With background: the job, to poll at /plan/jobs/{job_id}"},
-                        409: {"description": "With background: another background plan is still running"}})
+                        409: {"description": "With background: another background plan is still running"},
+                        **schemas.errors(502)})
 def plan(body: PlanRequest, request: Request) -> Any:
-    settings = _settings(request)
+    settings, inventory = settings_of(request), inventory_of(request)
     if not body.background:
-        result = _make_plan(body, settings, lambda step: None)
+        result = _make_plan(body, inventory, lambda step: None)
         _remember(request.app.state, settings, result)
         return result
     jobs = _jobs(request)
@@ -283,7 +283,7 @@ def plan(body: PlanRequest, request: Request) -> Any:
             jobs.pop(old.id, None)
         job = Job()
         jobs[job.id] = job
-    threading.Thread(target=_run_job, args=(job, body, settings, request.app.state), name=f"plan-{job.id}",
+    threading.Thread(target=_run_job, args=(job, body, settings, inventory, request.app.state), name=f"plan-{job.id}",
                      daemon=True).start()
     return JSONResponse(job.view(), status_code=202)
 
@@ -301,7 +301,7 @@ def plan_job(job_id: Annotated[str, Path(max_length=64)], request: Request) -> d
 def plan_latest(request: Request) -> Any:
     latest = getattr(request.app.state, "latest_plan", None)
     if latest is None:
-        path = _latest_path(_settings(request))
+        path = _latest_path(settings_of(request))
         try:
             latest = request.app.state.latest_plan = json.loads(path.read_text())
         except (OSError, ValueError):

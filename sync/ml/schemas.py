@@ -193,6 +193,7 @@ _ERROR_DESCRIPTIONS = {
          "was reused with another body.",
     413: "Request body too large.",
     422: "Invalid input; details name each field at fault.",
+    502: "The inventory service answered against its contract (refused our request, or sent no JSON).",
     503: "The service is still starting, or a dependency (the inventory service) cannot answer.",
 }
 

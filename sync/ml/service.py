@@ -22,11 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from sync import __version__
+from sync.clients.inventory import InventoryClient
 from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
 from sync.ml import idempotency, schemas
+from sync.ml.demand import demand_history
+from sync.ml.deps import inventory_of
 from sync.ml.intelligence import MLInventoryIntelligence
-from sync.ml.inventory_client import demand_history
-from sync.ml.jsonable import jsonable as _jsonable
+from sync.ml.jsonable import json_object
 from sync.ml.learning import ContinuousLearner
 from sync.ml.metrics import instrument
 from sync.ml.routes_learning import router as learning_router
@@ -34,6 +36,7 @@ from sync.ml.routes_replenishment import router as replenishment_router
 from sync.ml.startup import prepare
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
+from sync.web.input_guards import check_idempotency_key
 
 
 async def _ml(request: Request) -> MLInventoryIntelligence:
@@ -76,16 +79,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ml = MLInventoryIntelligence(settings=settings)
+        inventory = app.state.inventory = InventoryClient.from_settings(settings)  # every call to inventory
         app.state.recovered = idempotency.recover(ml.store, settings.ML_TRAINING_DATA_PATH)
         app.state.startup = prepare(ml, settings.ML_TRAINING_DATA_PATH)
         instrument(app, ml)  # GET /metrics: prediction latency, accuracy, drift, training age
         app.state.ml = ml
-        ml.learner = ContinuousLearner(ml, settings)  # follows the inventory outbox (sync/ml/learning.py)
+        ml.learner = ContinuousLearner(ml, settings, inventory)  # follows the inventory outbox (sync/ml/learning.py)
         ml.learner.start()
         if settings.ML_DEBUG:
             switch_debug(ml, True)
         yield
         ml.learner.stop()
+        inventory.close()
 
     app = create_service_app(title="ML service", settings=settings, version=__version__, lifespan=lifespan,
                              description="Train, predict, optimise, detect anomalies, forecast, report.")
@@ -112,8 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/predict", response_model=schemas.PredictResponse,
               responses=schemas.errors(400, 404, 409, 413, 422, 503))
     async def predict(body: schemas.PredictRequest, ml: ML) -> dict[str, Any]:
-        model = ml.models.get(body.model_name)
-        if model is not None and model.fitted_ is not None and model.fitted_.fast is None:
+        served = ml.served(body.model_name)
+        if served is not None and served.fast is None:
             # no compiled path (e.g. gradient boosting): Pipeline.predict takes ms, keep it off the loop
             result = await run_in_threadpool(ml.predict, body.model_name, body.features)
         else:
@@ -134,9 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Makes a retry safe: the same key and body answer the first result and train "
                               "nothing; the same key with another body is a 409. Kept next to the models.")] = None,
               ) -> dict[str, Any]:
-        model = ml._model(body.model_name)
+        model = ml.model(body.model_name)
         data_type = body.data_type or model.training_data_type
-        key = idempotency.check_key(idempotency_key)
+        key = check_idempotency_key(idempotency_key)
         keys = idempotency.TrainKeys(ml.store, settings.ML_TRAINING_DATA_PATH)
         fp = idempotency.fingerprint(body.model_dump(mode="json")) if key else ""
         with train_lock:
@@ -144,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 replayed = keys.replay(key, fp, body.model_name)
                 if replayed is not None:
                     response.headers["Idempotent-Replayed"] = "true"
-                    return _jsonable(replayed)  # type: ignore[no-any-return]
+                    return json_object(replayed)
             previous = ml.training_data.get(data_type)
             staged = None
             tag: dict[str, Any] = {}
@@ -175,19 +180,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             elif body.data is not None:
                 idempotency.write_csv(ml.training_data[data_type],
                                       settings.ML_TRAINING_DATA_PATH / f"{data_type}.csv")
-            fitted = ml.models[body.model_name].fitted_
+            fitted = ml.fitted(body.model_name)
             meta = fitted.metadata
-            result = _jsonable({"model_name": body.model_name, "trained": True, "data_type": data_type,
+            result = json_object({"model_name": body.model_name, "trained": True, "data_type": data_type,
                                 "model_version": fitted.version_label, "rows": meta["n_rows"],
                                 "metrics": meta["metrics"], "selection": meta["selection"],
                                 "training_time_s": meta["training_time_s"]})
             if key is not None:
                 keys.save(key, fp, result)
-        return result  # type: ignore[no-any-return]
+        return result
 
     @app.post("/optimize", responses=schemas.errors(400, 413, 422, 503))
     def optimize(sku_data: SkuData, ml: ML) -> dict[str, Any]:
-        return _jsonable(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
+        return json_object(ml.optimize_inventory_with_ml({k: v for k, v in sku_data.items() if v is not None}))
 
     async def has_admin_token(request: Request) -> bool:
         """Whether the caller proves admin rights (the admin token, or an admin-scoped JWT)."""
@@ -204,12 +209,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not await has_admin_token(request):
             for section in body["models"].values():
                 section.pop("library_versions", None)
-        return _jsonable(body)
+        return json_object(body)
 
     @app.post("/anomalies", responses=schemas.errors(400, 413, 422, 503))
     def anomalies(body: schemas.AnomaliesRequest, ml: ML) -> dict[str, Any]:
         found = ml.detect_anomalies(_frame(body.rows, "rows"), body.columns)
-        return _jsonable({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
+        return json_object({"count": len(found), "rows": len(body.rows), "contamination": ml.anomaly_threshold,
                           "anomalies": found})
 
     @app.get("/models", responses=schemas.errors(503))
@@ -221,7 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "trained": model.is_trained,
                           "version": model.fitted_.version_label if model.fitted_ else None,
                           "saved_versions": ml.model_versions(name)})
-        return _jsonable({"items": items})
+        return json_object({"items": items})
 
     @app.put("/debug", dependencies=[Depends(require_admin)], summary="Switch debug mode (log every prediction)")
     def put_debug(body: DebugSwitch, ml: ML) -> dict[str, bool]:
@@ -232,18 +237,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses=schemas.errors(400, 401, 403, 404, 409, 413, 422, 503))
     def rollback(name: schemas.ModelName, ml: ML,
                  body: Annotated[schemas.RollbackRequest | None, Body()] = None) -> dict[str, Any]:
-        ml._model(name)
+        ml.model(name)  # an unknown model is a 404 before the store is asked
         version = ml.rollback_model(name, body.version if body else None)
         return {"model_name": name, "model_version": f"v{version}", "versions": ml.model_versions(name)}
 
-    def history(body: schemas.ForecastRequest | schemas.BacktestRequest) -> pd.DataFrame:
+    def history(body: schemas.ForecastRequest | schemas.BacktestRequest, request: Request) -> pd.DataFrame:
         if body.history is not None:
             if body.sku is not None:
                 raise ValidationFailed("sku: only with history omitted (it picks a SKU from the inventory)",
                                        details=[{"field": "sku", "problem": "not allowed with history"}])
             schemas.check_history_span(body.history, body.freq)
             return schemas.history_frame(body.history)
-        return demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
+        return demand_history(inventory_of(request), sku=body.sku)
 
     forecast_cache: list[Any] = []  # the ForecastCache, made on first use (imports the forecasting stack)
 
@@ -254,29 +259,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             forecast_cache.append(ForecastCache())
         return forecast_cache[0]
 
-    @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 503))
-    def forecast(body: schemas.ForecastRequest, ml: ML) -> dict[str, Any]:
+    @app.post("/forecast", responses=schemas.errors(400, 404, 413, 422, 502, 503))
+    def forecast(body: schemas.ForecastRequest, ml: ML, request: Request) -> dict[str, Any]:
         # One answer per SKU: a request for one SKU gets that SKU's rows of the whole panel's forecast
         # (fitted once per distinct data, see sync/ml/forecasting/cache.py), not a fit on its rows alone.
         if body.history is None and body.sku is not None:  # an unknown SKU is a 404 naming it (the inventory says)
-            demand_history(settings.INVENTORY_URL, sku=body.sku, timeout=settings.GATEWAY_TIMEOUT)
-        data = history(body) if body.history is not None else demand_history(
-            settings.INVENTORY_URL, timeout=settings.GATEWAY_TIMEOUT)
+            history(body, request)
+        data = history(body, request) if body.history is not None else demand_history(inventory_of(request))
         result = forecasts().forecast(data, body.horizon, freq=body.freq, quantiles=tuple(body.quantiles),
                                     sku=body.sku)
         frame = result.frame.assign(date=pd.to_datetime(result.frame["date"]).dt.date.astype(str))
-        return _jsonable({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
+        return json_object({"freq": body.freq, "horizon": body.horizon, "items": frame.to_dict("records"),
                           "fit": result.info.as_dict() | {"cached": result.cached}})
 
-    @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 503))
-    def backtest(body: schemas.BacktestRequest, ml: ML) -> dict[str, Any]:
-        result = ml.backtest(history(body), body.horizon, body.windows, body.freq, progress=False)
+    @app.post("/backtest", responses=schemas.errors(400, 404, 413, 422, 502, 503))
+    def backtest(body: schemas.BacktestRequest, ml: ML, request: Request) -> dict[str, Any]:
+        result = ml.backtest(history(body, request), body.horizon, body.windows, body.freq, progress=False)
         metrics = getattr(result, "metrics", result)
         out: dict[str, Any] = {"horizon": body.horizon, "windows": body.windows}
         out["metrics"] = metrics.reset_index().to_dict("records") if isinstance(metrics, pd.DataFrame) else metrics
         if hasattr(result, "origins"):
             out["origins"] = [pd.Timestamp(o).date().isoformat() for o in result.origins]
             out["seconds"] = result.seconds
-        return _jsonable(out)
+        return json_object(out)
 
     return app

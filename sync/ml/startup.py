@@ -58,7 +58,7 @@ def prepare(ml: MLInventoryIntelligence, training_data_path: Path) -> dict[str, 
             try:
                 ml.train_model(name, data_type, source=source)
                 status[name] = {"status": "ok", "source": "trained on start",
-                                "version": ml.models[name].fitted_.version}
+                                "version": ml.fitted(name).version}
             except OSError as exc:  # ML_MODEL_PATH not writable: serve the model, say it is not saved
                 log.error("cannot save %s under %s: %s", name, ml.model_path, exc)
                 ml.autosave = False

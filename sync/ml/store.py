@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import skops.io as sio
 
@@ -48,11 +48,14 @@ class ModelIntegrityError(SyncError):
     code = "model_integrity_error"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+@contextmanager
+def atomic_file(path: Path, *, suffix: str = "") -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` whole when the block ends, or not at all: a temporary file
+    ``.{name}.*{suffix}`` beside it, fsync, rename, fsync of the folder; removed if the block fails."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -63,8 +66,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all: temporary file, fsync, rename, fsync of the folder."""
-    _atomic_write(path, data)
+    """Write ``data`` to ``path`` whole or not at all (:func:`atomic_file`)."""
+    with atomic_file(path) as handle:
+        handle.write(data)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -152,7 +156,7 @@ class ModelStore:
         version, artifact = self._claim(folder, blob)
         meta = dict(metadata, **(_EXTRA_METADATA.get() or {}), version=version, artifact=artifact.name,
                     sha256=hashlib.sha256(blob).hexdigest(), hmac_sha256=self._sign(blob))
-        _atomic_write(folder / f"v{version:04d}.json", json.dumps(meta, indent=1).encode())
+        atomic_write(folder / f"v{version:04d}.json", json.dumps(meta, indent=1).encode())
         self._point(name, version)
         return version
 
@@ -182,7 +186,7 @@ class ModelStore:
             Path(tmp).unlink(missing_ok=True)
 
     def _point(self, name: str, version: int) -> None:
-        _atomic_write(self._dir(name) / "CURRENT", json.dumps({"version": version}).encode())
+        atomic_write(self._dir(name) / "CURRENT", json.dumps({"version": version}).encode())
 
     def metadata(self, name: str, version: int) -> dict[str, Any]:
         path = self._dir(name) / f"v{version:04d}.json"

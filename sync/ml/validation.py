@@ -66,7 +66,8 @@ def numeric_matrix(df: pd.DataFrame, columns: Sequence[str], what: str) -> np.nd
     if huge:
         raise ValidationFailed(f"{what}: columns {huge} hold values beyond ±{MAX_FEATURE_MAGNITUDE:g}",
                                details={"out_of_range": huge, "max_magnitude": MAX_FEATURE_MAGNITUDE})
-    return matrix
+    checked: np.ndarray = matrix
+    return checked
 
 
 def target_vector(df: pd.DataFrame, column: str, what: str) -> np.ndarray:
@@ -109,7 +110,7 @@ def feature_row(features: Any, columns: Sequence[str], model_name: str) -> tuple
         if isinstance(value, bool | np.bool_):
             row.append(float(value))
         elif isinstance(value, Real) and not isinstance(value, bool) and _finite(value):
-            if abs(value) > MAX_FEATURE_MAGNITUDE:
+            if abs(float(value)) > MAX_FEATURE_MAGNITUDE:
                 bad[column] = f"beyond ±{MAX_FEATURE_MAGNITUDE:g}"
             else:
                 row.append(float(value))

@@ -8,6 +8,8 @@
   refused with 422 naming the parameter; PostgreSQL refuses NUL in text, which would be a 500.
 * ``utf8_header``: a header value as the client sent it, decoded as UTF-8 (HTTP hands the bytes over as
   latin-1); bytes that are not UTF-8 or control characters are refused with 422 naming the header.
+* ``check_idempotency_key``: an ``Idempotency-Key`` header of 1-255 printable characters, else 422 naming it
+  (the services that take the header share this rule).
 """
 
 from __future__ import annotations
@@ -59,9 +61,8 @@ def body_problem(body: bytes) -> tuple[str, str, str] | None:
 
 
 def _is_json(scope: Scope) -> bool:
-    name: bytes
-    value: bytes
-    for name, value in scope.get("headers", ()):
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
         if name == b"content-type":
             kind = value.split(b";")[0].strip().lower()
             return kind == b"application/json" or kind.endswith(b"+json")
@@ -157,3 +158,17 @@ def utf8_header(value: str | None) -> str | None:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise ValueError("must not contain control characters")
     return text
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """``key`` when it is a usable ``Idempotency-Key`` (or None when the header is absent), else 422."""
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed(
+            f"Idempotency-Key header must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
+            details=[{"field": "Idempotency-Key", "problem": "invalid value"}])
+    return key

@@ -14,7 +14,6 @@ are worked out by hand below (window: 30 days, everything inside it).
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ import httpx
 import pytest
 
 from sync.analytics.app import create_app as create_analytics
-from sync.analytics.client import InventoryClient
+from sync.clients.inventory import InventoryClient
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
 from tests.servers import free_port, running
@@ -218,14 +217,8 @@ def test_classification(stack: dict[str, Any]) -> None:
 
 
 def test_client_follows_cursors_across_pages(stack: dict[str, Any]) -> None:
-    async def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        client = InventoryClient(stack["inventory_url"], page_size=2)
-        try:
-            return await client.movements(since="2000-01-01T00:00:00+00:00"), await client.skus()
-        finally:
-            await client.aclose()
-
-    moves, skus = asyncio.run(read())
+    with InventoryClient(stack["inventory_url"], timeout=10, page_size=2) as client:
+        moves, skus = client.movements(since="2000-01-01T00:00:00+00:00"), client.skus()
     assert [m["id"] for m in moves] == sorted(r["id"] for r in stack["ledger"])
     assert sorted(s["code"] for s in skus) == sorted(s["code"] for s in SKUS)
 

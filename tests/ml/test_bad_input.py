@@ -90,6 +90,18 @@ def test_predict_before_training(ml: MLInventoryIntelligence) -> None:
         ml.predict("demand_forecast", GOOD_ROW)
 
 
+def test_the_public_model_accessors_name_what_is_missing(ml: MLInventoryIntelligence,
+                                                         trained: MLInventoryIntelligence) -> None:
+    assert ml.model("demand_forecast").training_data_type == "demand"
+    assert ml.served("demand_forecast") is None and ml.served("nope") is None
+    with pytest.raises(NotFitted, match="not trained") as untrained:
+        ml.fitted("demand_forecast")
+    assert untrained.value.status == 409
+    with pytest.raises(NotFound, match="unknown model 'nope'"):
+        ml.fitted("nope")
+    assert trained.fitted("demand_forecast") is trained.served("demand_forecast") is not None
+
+
 def test_bad_features_are_named(trained: MLInventoryIntelligence) -> None:
     with pytest.raises(ValidationFailed, match="promotions") as info:
         trained.predict("demand_forecast", {k: v for k, v in GOOD_ROW.items() if k != "promotions"})

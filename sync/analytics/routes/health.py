@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from sync import __version__
@@ -16,7 +17,7 @@ router = APIRouter(tags=["health"])
 async def health(source: SourceDep) -> JSONResponse:
     """200 ``ok`` when the inventory service answers; 503 ``degraded`` when it is down, since no
     analytics endpoint can answer without it (the contract's rule for a hard dependency)."""
-    inventory = await source.client.health()
+    inventory = await run_in_threadpool(source.client.health)
     up = inventory["status"] != "down"
     body = Health(status="ok" if inventory["status"] == "ok" else "degraded", service="analytics",
                   version=__version__, dependencies={"inventory": inventory})

@@ -17,7 +17,7 @@ import pandas as pd
 from sync.errors import ValidationFailed
 from sync.ml.forecasting.baselines import baseline_forecasts
 from sync.ml.forecasting.metrics import score
-from sync.ml.forecasting.model import DemandForecaster
+from sync.ml.forecasting.model import forecast_panel
 from sync.ml.forecasting.panel import Array, to_panel, validate_horizon
 
 OURS = "ensemble"
@@ -60,11 +60,10 @@ def backtest(
     for origin in _iterate(origins, progress):
         past = panel.head(origin)
         start = time.perf_counter()
-        model = DemandForecaster(steps, (0.9,)).fit(past)
-        point, quant = model.predict()
+        forecast = forecast_panel(past, steps, (0.9,))
         seconds += time.perf_counter() - start
-        add(OURS, point, quant[0.9])
-        for name, (cand_point, cand_quant) in model.predict_candidates().items():
+        add(OURS, forecast.point, forecast.quantiles[0.9])
+        for name, (cand_point, cand_quant) in forecast.candidates.items():
             add(name, cand_point, cand_quant[0.9])
         for name, (base_point, base_upper) in baseline_forecasts(past, steps).items():
             add(f"baseline:{name}", base_point, base_upper)

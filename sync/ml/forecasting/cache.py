@@ -128,7 +128,7 @@ class ForecastCache:
         self, panel: Panel, key: tuple[Any, ...], rows: int, steps: int, levels: tuple[float, ...]
     ) -> tuple[pd.DataFrame, FitInfo]:
         start = time.perf_counter()
-        frame = forecast_panel(panel, steps, levels)
+        frame = forecast_panel(panel, steps, levels).frame()
         info = FitInfo(
             fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
             fingerprint=key[0],

@@ -59,13 +59,13 @@ def _forecast_frame(long: pd.DataFrame, horizon: int, freq: str, backend: str) -
         raise ImportError("the Dask backend needs the 'distributed' extra: "
                           "pip install 'inventory-improvements-system[distributed]'") from exc
     try:
-        client = default_client()
+        client = default_client()  # type: ignore[no-untyped-call]  # distributed leaves it unannotated
     except ValueError as exc:
         raise RuntimeError("the Dask backend needs a running dask.distributed Client") from exc
     n_series = long["unique_id"].nunique()
     partitions = max(1, min(n_series, 4 * len(client.scheduler_info().get("workers", {})) or 1))
-    frame = dd.from_pandas(long.assign(unique_id=long["unique_id"].astype(str).str.zfill(9)),
-                           npartitions=partitions, sort=False)
+    ids = long.assign(unique_id=long["unique_id"].astype(str).str.zfill(9))
+    frame = dd.from_pandas(ids, npartitions=partitions, sort=False)  # type: ignore[no-untyped-call]  # dask: untyped
     result = engine.forecast(df=frame, h=horizon).compute()
     return result.assign(unique_id=result["unique_id"].astype(np.int64))
 

@@ -34,7 +34,8 @@ def segment(y: Array) -> npt.NDArray[np.int64]:
 
 
 def candidate_weights(names: list[str], primary: str) -> list[dict[str, float]]:
-    """Single models, the primary blended 50/50 with each other model, and the equal-weight mean."""
+    """The combinations tried: each model alone; the primary with each other model at 50/50 and at 70/30
+    (the primary's share first); and the equal-weight mean of all of them."""
     combos: list[dict[str, float]] = [{n: 1.0} for n in names]
     combos += [{primary: w, n: 1.0 - w} for n in names if n != primary for w in (0.5, 0.7)]
     combos.append({n: 1.0 / len(names) for n in names})
@@ -42,7 +43,13 @@ def candidate_weights(names: list[str], primary: str) -> list[dict[str, float]]:
 
 
 def blend(forecasts: dict[str, Array], weights: dict[str, float]) -> Array:
-    return sum(w * forecasts[n] for n, w in weights.items())  # type: ignore[return-value]
+    """The weighted sum of the named forecasts."""
+    names = iter(weights.items())
+    first, weight = next(names)
+    out: Array = weight * forecasts[first]
+    for name, w in names:
+        out = out + w * forecasts[name]
+    return out
 
 
 SPREAD_WINDOW = 52
@@ -50,8 +57,8 @@ SPREAD_WINDOW = 52
 
 def recent_spread(y: Array, window: int = SPREAD_WINDOW) -> Array:
     """Per-SKU standard deviation of the last ``window`` periods: how much this SKU's demand moves."""
-    spread = np.std(y[:, -window:], axis=1)
-    return np.maximum(spread, 1e-3)
+    spread: Array = np.maximum(np.std(y[:, -window:], axis=1), 1e-3)
+    return spread
 
 
 def residual_unit(point: Array, spread: Array) -> Array:

@@ -1,5 +1,12 @@
 """``forecast_demand``: global LightGBM plus statistical candidates, chosen per segment on inner origins.
 
+Shape: one function, ``forecast_panel(panel, horizon, quantiles, ...) -> Forecast``, and no estimator
+class. Learning the selection needs the panel, and what is forecast is that same panel's future: there
+is no new input to predict from later, so a ``fit``/``predict`` pair would only pretend (a ``predict()``
+taking nothing, a "not fitted" state to check). The function returns everything at once in a frozen
+:class:`Forecast`: the point and quantile forecasts, each candidate's own, and the record of the fit
+(segments, the chosen blends, the inner-origin forecasts, the final global model).
+
 Steps (each vectorised over SKUs):
 1. inner origins: the last ``inner_windows`` blocks of ``horizon`` periods of the history. The global
    model is trained on targets before the first inner origin and forecasts every inner origin; the
@@ -13,13 +20,15 @@ Steps (each vectorised over SKUs):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sync.errors import ValidationFailed
@@ -28,6 +37,11 @@ from sync.ml.forecasting.ensemble import Selection, blend, recent_spread, residu
 from sync.ml.forecasting.features import sku_scale
 from sync.ml.forecasting.gbm import GlobalModel
 from sync.ml.forecasting.panel import Array, Panel, to_panel, validate_horizon
+
+Quantiles = dict[float, Array]
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 GBM = "LightGBM"
 FALLBACK = "ETS"  # the candidate used alone when the history is too short for the global model
@@ -54,8 +68,8 @@ class _Steps:
     def __init__(self, total: int, enabled: bool) -> None:
         self.total = total
         self.enabled = enabled
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
     @contextmanager
     def run(self) -> Iterator[_Steps]:
@@ -74,109 +88,140 @@ class _Steps:
             self._progress.update(self._task, advance=1, description=label)
 
 
-@dataclass
-class DemandForecaster:
-    """The ensemble forecaster on a dense panel. ``fit`` learns the selection; ``predict`` forecasts."""
+@dataclass(frozen=True)
+class Forecast:
+    """One fit of the ensemble on a panel and its forecasts ``horizon`` periods past the panel's end.
 
-    horizon: int
-    quantiles: tuple[float, ...] = (0.9,)
-    inner_windows: int = 2
-    num_rounds: int = 150
-    progress: bool = False
-    backend: str = "local"  # where the statistical candidates run: "local" or "dask" (candidates.py)
-    selection_: Selection | None = None
-    segments_: np.ndarray | None = None
-    scale_: Array | None = None
-    spread_: Array | None = None
-    model_: GlobalModel | None = None
-    panel_: Panel | None = None
-    inner_: dict[str, Array] = field(default_factory=dict)
-    final_: dict[str, Array] = field(default_factory=dict)
+    Arrays are shaped ``(n_sku, horizon)`` in the order of ``skus``; quantile dicts map each level to one.
+    """
 
-    def _inner_origins(self, n_periods: int) -> list[int]:
-        windows = self.inner_windows
-        while windows > 0 and n_periods - windows * self.horizon < MIN_PERIODS_FOR_INNER:
-            windows -= 1
-        return [n_periods - self.horizon * (windows - j) for j in range(windows)]
+    skus: np.ndarray
+    dates: pd.DatetimeIndex
+    point: Array  # the chosen blend per segment, never below 0
+    quantiles: Quantiles  # point + residual unit x the segment's residual quantile
+    candidates: dict[str, tuple[Array, Quantiles]]  # each candidate alone, calibrated on its own residuals
+    # the record of the fit
+    segments: npt.NDArray[np.int64]  # Syntetos-Boylan segment per SKU (ensemble.SEGMENTS)
+    selection: Selection | None  # blend and residual quantiles per segment; None: too short for inner origins
+    inner: dict[str, Array]  # each candidate's inner-origin forecasts, (n_sku, n_origins, horizon)
+    model: GlobalModel | None  # the global model trained on the whole history (None: too short for it)
 
-    def fit(self, panel: Panel) -> DemandForecaster:
-        steps = _Steps(total=4, enabled=self.progress)
-        self.panel_ = panel
-        self.scale_ = sku_scale(panel.y)
-        self.segments_ = segment(panel.y)
-        self.spread_ = recent_spread(panel.y)
-        origins = self._inner_origins(panel.n_periods)
-        with steps.run(), ThreadPoolExecutor(max_workers=2) as pool:
-            # The two boosters train at once (LightGBM releases the GIL), one thread each: on 2 cores
-            # this halves the wall time, and each result is the same as when trained alone.
-            final_job = (pool.submit(self._global_forecast, panel, None, [panel.n_periods])
-                         if GlobalModel.can_fit(panel.n_periods) else None)
-            inner_job = (pool.submit(self._global_forecast, panel, origins[0], origins)
-                         if origins and GlobalModel.can_fit(origins[0]) else None)
-            final = {n: f[:, 0, :] for n, f in stat_forecasts(panel, self.horizon, [panel.n_periods],
-                                                              backend=self.backend).items()}
-            steps.advance("statistical models")
-            if origins:
-                inner = stat_forecasts(panel, self.horizon, origins, backend=self.backend)
-                steps.advance("inner statistical models")
-                if inner_job is not None:
-                    inner = {GBM: inner_job.result(), **inner}
-                steps.advance("inner global model")
-                actual = np.stack([panel.y[:, o : o + self.horizon] for o in origins], axis=1)
-                self.inner_ = inner
-                primary = GBM if GBM in inner else FALLBACK
-                self.selection_ = select(
-                    inner, actual, self.scale_, self.spread_, self.segments_, primary, self.quantiles
-                )
-            else:
-                steps.advance("history too short for inner origins")
-                steps.advance("")
-                self.selection_ = None
-            self.final_ = final if final_job is None else {GBM: final_job.result()[:, 0, :], **final}
-            steps.advance("global model")
-        return self
+    def blend_of(self, segment_index: int) -> dict[str, float]:
+        """The weights of the candidates in the point forecast of a segment."""
+        if self.selection is None:
+            return _default_weights(self.candidates)
+        return self.selection.weights[segment_index]
 
-    def _global_forecast(self, panel: Panel, target_end: int | None, origins: list[int]) -> Array:
-        """Train the global model on targets before ``target_end`` and forecast from ``origins``."""
-        model = GlobalModel(self.horizon, num_rounds=self.num_rounds).fit(panel, target_end)
-        if target_end is None:
-            self.model_ = model
-        return model.predict(panel, origins)
+    def frame(self) -> pd.DataFrame:
+        """One row per SKU and future period: ``sku``, ``date``, ``forecast`` and ``q{round(100*q)}`` per
+        quantile (``forecast_demand``'s answer)."""
+        steps = self.point.shape[1]
+        frame = pd.DataFrame(
+            {
+                "sku": np.repeat(self.skus, steps),
+                "date": np.tile(self.dates.to_numpy(), len(self.skus)),
+                "forecast": self.point.reshape(-1),
+            }
+        )
+        for q, values in self.quantiles.items():
+            frame[quantile_column(q)] = values.reshape(-1)
+        return frame
 
-    def _quantiles(self, point: Array, offsets: dict[float, Array] | None) -> dict[float, Array]:
-        """point + residual unit x segment's residual quantile; upper quantiles never below the point."""
-        assert self.spread_ is not None and self.segments_ is not None
-        out: dict[float, Array] = {}
-        unit = residual_unit(point, self.spread_)
-        for q in self.quantiles:
-            if offsets is None:
-                # Too little history for inner origins: a normal quantile of the SKU's own spread.
-                value = point + NormalDist().inv_cdf(q) * self.spread_[:, None]
-            else:
-                value = point + unit * offsets[q][self.segments_][:, None]
-            out[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
-        return out
 
-    def predict(self) -> tuple[Array, dict[float, Array]]:
-        """Point forecast and ``{q: quantile forecast}``, each shaped ``(n_sku, horizon)``."""
-        assert self.segments_ is not None
-        point = np.empty_like(self.final_[FALLBACK])
-        default = {GBM: 1.0} if GBM in self.final_ else {FALLBACK: 1.0}
-        for seg in np.unique(self.segments_):
-            mask = self.segments_ == seg
-            weights = default if self.selection_ is None else self.selection_.weights[seg]
-            point[mask] = blend({n: f[mask] for n, f in self.final_.items()}, weights)
-        point = np.maximum(point, 0.0)
-        offsets = None if self.selection_ is None else self.selection_.residual_quantiles
-        return point, self._quantiles(point, offsets)
+def _default_weights(names: Container[str]) -> dict[str, float]:
+    """The candidate used alone without inner origins: the global model, or ETS when there is none."""
+    return {GBM: 1.0} if GBM in names else {FALLBACK: 1.0}
 
-    def predict_candidates(self) -> dict[str, tuple[Array, dict[float, Array]]]:
-        """Each candidate alone, with quantiles calibrated on its own inner residuals."""
-        out = {}
-        for name, point in self.final_.items():
-            offsets = None if self.selection_ is None else self.selection_.candidate_quantiles.get(name)
-            out[name] = (point, self._quantiles(point, offsets))
-        return out
+
+def _inner_origins(n_periods: int, horizon: int, inner_windows: int) -> list[int]:
+    windows = inner_windows
+    while windows > 0 and n_periods - windows * horizon < MIN_PERIODS_FOR_INNER:
+        windows -= 1
+    return [n_periods - horizon * (windows - j) for j in range(windows)]
+
+
+def _global_forecast(panel: Panel, horizon: int, num_rounds: int, target_end: int | None,
+                     origins: list[int]) -> tuple[GlobalModel, Array]:
+    """Train the global model on targets before ``target_end`` and forecast from ``origins``."""
+    model = GlobalModel(horizon, num_rounds=num_rounds).fit(panel, target_end)
+    return model, model.predict(panel, origins)
+
+
+def _quantiles(point: Array, offsets: dict[float, Array] | None, spread: Array,
+               segments: npt.NDArray[np.int64], quantiles: tuple[float, ...]) -> Quantiles:
+    """point + residual unit x segment's residual quantile; upper quantiles never below the point."""
+    out: Quantiles = {}
+    unit = residual_unit(point, spread)
+    for q in quantiles:
+        if offsets is None:
+            # Too little history for inner origins: a normal quantile of the SKU's own spread.
+            value = point + NormalDist().inv_cdf(q) * spread[:, None]
+        else:
+            value = point + unit * offsets[q][segments][:, None]
+        out[q] = np.maximum(np.maximum(value, point) if q >= 0.5 else value, 0.0)
+    return out
+
+
+def forecast_panel(
+    panel: Panel, horizon: int, quantiles: Sequence[float] = (0.9,), progress: bool = False,
+    backend: str = "local", *, inner_windows: int = 2, num_rounds: int = 150,
+) -> Forecast:
+    """Fit the ensemble on ``panel`` and forecast it ``horizon`` periods on (the module docstring's steps).
+
+    ``backend`` is where the statistical candidates run: ``"local"`` or ``"dask"`` (candidates.py).
+    """
+    steps = validate_horizon(horizon)
+    levels = validate_quantiles(quantiles)
+    progress_bar = _Steps(total=4, enabled=progress)
+    scale = sku_scale(panel.y)
+    segments = segment(panel.y)
+    spread = recent_spread(panel.y)
+    origins = _inner_origins(panel.n_periods, steps, inner_windows)
+    selection: Selection | None = None
+    inner: dict[str, Array] = {}
+    with progress_bar.run(), ThreadPoolExecutor(max_workers=2) as pool:
+        # The two boosters train at once (LightGBM releases the GIL), one thread each: on 2 cores
+        # this halves the wall time, and each result is the same as when trained alone.
+        final_job = (pool.submit(_global_forecast, panel, steps, num_rounds, None, [panel.n_periods])
+                     if GlobalModel.can_fit(panel.n_periods) else None)
+        inner_job = (pool.submit(_global_forecast, panel, steps, num_rounds, origins[0], origins)
+                     if origins and GlobalModel.can_fit(origins[0]) else None)
+        final = {n: f[:, 0, :] for n, f in stat_forecasts(panel, steps, [panel.n_periods],
+                                                          backend=backend).items()}
+        progress_bar.advance("statistical models")
+        if origins:
+            inner = stat_forecasts(panel, steps, origins, backend=backend)
+            progress_bar.advance("inner statistical models")
+            if inner_job is not None:
+                inner = {GBM: inner_job.result()[1], **inner}
+            progress_bar.advance("inner global model")
+            actual = np.stack([panel.y[:, o : o + steps] for o in origins], axis=1)
+            primary = GBM if GBM in inner else FALLBACK
+            selection = select(inner, actual, scale, spread, segments, primary, levels)
+        else:
+            progress_bar.advance("history too short for inner origins")
+            progress_bar.advance("")
+        model: GlobalModel | None = None
+        if final_job is not None:
+            model, final_gbm = final_job.result()
+            final = {GBM: final_gbm[:, 0, :], **final}
+        progress_bar.advance("global model")
+
+    point = np.empty_like(final[FALLBACK])
+    for seg in np.unique(segments):
+        mask = segments == seg
+        weights = _default_weights(final) if selection is None else selection.weights[seg]
+        point[mask] = blend({n: f[mask] for n, f in final.items()}, weights)
+    point = np.maximum(point, 0.0)
+    offsets = None if selection is None else selection.residual_quantiles
+    candidates = {
+        name: (alone, _quantiles(alone, None if selection is None else selection.candidate_quantiles.get(name),
+                                 spread, segments, levels))
+        for name, alone in final.items()
+    }
+    return Forecast(skus=panel.skus, dates=panel.future_dates(steps), point=point,
+                    quantiles=_quantiles(point, offsets, spread, segments, levels), candidates=candidates,
+                    segments=segments, selection=selection, inner=inner, model=model)
 
 
 def forecast_demand(
@@ -193,27 +238,4 @@ def forecast_demand(
     """
     steps = validate_horizon(horizon)
     levels = validate_quantiles(quantiles)
-    return forecast_panel(to_panel(history, freq), steps, levels, progress=progress, backend=backend)
-
-
-def forecast_panel(
-    panel: Panel, horizon: int, quantiles: tuple[float, ...] = (0.9,), progress: bool = False,
-    backend: str = "local",
-) -> pd.DataFrame:
-    """``forecast_demand`` on an already validated panel (the frame it returns, same columns)."""
-    steps = validate_horizon(horizon)
-    levels = validate_quantiles(quantiles)
-    forecaster = DemandForecaster(steps, levels, progress=progress, backend=backend).fit(panel)
-    point, quant = forecaster.predict()
-    dates = panel.future_dates(steps)
-    n_sku = len(panel.skus)
-    frame = pd.DataFrame(
-        {
-            "sku": np.repeat(panel.skus, steps),
-            "date": np.tile(dates.to_numpy(), n_sku),
-            "forecast": point.reshape(-1),
-        }
-    )
-    for q, values in quant.items():
-        frame[quantile_column(q)] = values.reshape(-1)
-    return frame
+    return forecast_panel(to_panel(history, freq), steps, levels, progress=progress, backend=backend).frame()

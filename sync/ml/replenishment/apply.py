@@ -19,50 +19,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
-
-from sync.errors import UpstreamUnavailable
+from sync.clients.inventory import InventoryClient
 
 UNASSIGNED = "UNASSIGNED"
-PAGE = 1000
 SUPPLIER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")  # the inventory service's code rule
-
-
-class InventoryWriter:
-    """The few inventory calls a plan makes, translating transport errors to our 503."""
-
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
-
-    def __enter__(self) -> InventoryWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-
-    def call(self, method: str, path: str, *, ok: Iterable[int] = (200, 201), **kw: Any) -> httpx.Response:
-        try:
-            resp = self.client.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"inventory service unreachable during {method} {path.split('?')[0]}",
-                                      details={"dependency": "inventory"}) from exc
-        if resp.status_code not in ok:
-            raise UpstreamUnavailable(f"inventory service answered {resp.status_code} to {method} "
-                                      f"{path.split('?')[0]}", details={"dependency": "inventory",
-                                                                         "status": resp.status_code})
-        return resp
-
-    def items(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        cursor = None
-        for _ in range(10_000):
-            page = self.call("GET", path, params=params | {"limit": PAGE} | ({"cursor": cursor} if cursor else {}))
-            body = page.json()
-            out.extend(body["items"])
-            cursor = body.get("next_cursor")
-            if not cursor:
-                break
-        return out
 
 
 def _home_location(levels: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -75,63 +35,64 @@ def _home_location(levels: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {sku: loc for sku, (_, loc) in best.items()}
 
 
-def apply_plan(base_url: str, timeout: float, *, plan_id: str, plan_rows: list[dict[str, Any]],
+def apply_plan(inv: InventoryClient, *, plan_id: str, plan_rows: list[dict[str, Any]],
                proposals: list[dict[str, Any]], skus: Mapping[str, Mapping[str, Any]],
                levels: list[dict[str, Any]]) -> dict[str, Any]:
-    """Write the plan's levels for planner-policy SKUs and replace earlier plans' drafts with this plan's."""
+    """Write the plan's levels for planner-policy SKUs and replace earlier plans' drafts with this plan's.
+
+    The calls go through ``inv`` (``sync.clients.inventory``), which translates their failures."""
     actor = {"X-Actor": f"planner:{plan_id}"}
-    with InventoryWriter(base_url, timeout) as inv:
-        updated = []
-        for row in plan_rows:
-            code = str(row["sku"])
-            if (skus.get(code) or {}).get("policy") != "planner":
-                continue
-            s, big_s = math.ceil(float(row["reorder_point"])), math.ceil(float(row["order_up_to"]))
-            inv.call("PATCH", f"/skus/{code}", headers=actor,
-                     json={"reorder_point": max(s, 0), "order_up_to": max(big_s, s, 0)})
-            updated.append(code)
+    updated = []
+    for row in plan_rows:
+        code = str(row["sku"])
+        if (skus.get(code) or {}).get("policy") != "planner":
+            continue
+        s, big_s = math.ceil(float(row["reorder_point"])), math.ceil(float(row["order_up_to"]))
+        inv.request("PATCH", f"/skus/{code}", sku=code, headers=actor,
+                    json={"reorder_point": max(s, 0), "order_up_to": max(big_s, s, 0)})
+        updated.append(code)
 
-        cancelled = []
-        for order in inv.items("/purchase-orders", status="draft"):
-            if order.get("plan_id") and order["plan_id"] != plan_id:
-                inv.call("POST", f"/purchase-orders/{order['id']}/cancel", ok=(200, 409))
-                cancelled.append(order["id"])
+    cancelled = []
+    for order in inv.purchase_orders(status="draft"):
+        if order.get("plan_id") and order["plan_id"] != plan_id:
+            inv.request("POST", f"/purchase-orders/{order['id']}/cancel", ok=(200, 409))
+            cancelled.append(order["id"])
 
-        home = _home_location(levels)
-        known = {str(s["code"]) for s in inv.items("/suppliers")}
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        skipped = []
-        for line in proposals:
-            code = str(line["sku"])
-            location = home.get(code)
-            if location is None:  # never stocked anywhere: no place to deliver to
-                skipped.append({"sku": code, "reason": "the SKU has no stock level at any location"})
-                continue
-            supplier = str(line.get("supplier") or "")
-            if not SUPPLIER_CODE.match(supplier):  # none, or free text that is no supplier code
-                supplier = UNASSIGNED
-            if supplier not in known:
-                name = "No supplier set (planner)" if supplier == UNASSIGNED else supplier
-                inv.call("POST", "/suppliers", ok=(201, 409), json={"code": supplier, "name": name})
-                known.add(supplier)
-            groups.setdefault((supplier, location), []).append(line)
+    home = _home_location(levels)
+    known = {str(s["code"]) for s in inv.suppliers()}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    skipped = []
+    for line in proposals:
+        code = str(line["sku"])
+        location = home.get(code)
+        if location is None:  # never stocked anywhere: no place to deliver to
+            skipped.append({"sku": code, "reason": "the SKU has no stock level at any location"})
+            continue
+        supplier = str(line.get("supplier") or "")
+        if not SUPPLIER_CODE.match(supplier):  # none, or free text that is no supplier code
+            supplier = UNASSIGNED
+        if supplier not in known:
+            name = "No supplier set (planner)" if supplier == UNASSIGNED else supplier
+            inv.request("POST", "/suppliers", ok=(201, 409), json={"code": supplier, "name": name})
+            known.add(supplier)
+        groups.setdefault((supplier, location), []).append(line)
 
-        created = []
-        for (supplier, location), lines in sorted(groups.items()):
-            body = {"supplier": supplier, "location": location, "plan_id": plan_id,
-                    "reference": f"plan {plan_id}", "lines": [
-                        {"sku": str(ln["sku"]), "quantity": int(ln["quantity"]),
-                         "reason": {k: ln[k] for k in ("position", "reorder_point", "order_up_to",
-                                                       "risk_period_demand", "fill_rate_without_order", "reason")
-                                    if k in ln}}
-                        for ln in lines]}
-            unit_cost = {code: (skus.get(code) or {}).get("unit_cost") for code in (str(ln["sku"]) for ln in lines)}
-            for out_line in body["lines"]:
-                if unit_cost.get(out_line["sku"]):
-                    out_line["unit_cost"] = unit_cost[out_line["sku"]]
-            resp = inv.call("POST", "/purchase-orders", json=body,
-                            headers=actor | {"Idempotency-Key": f"plan-{plan_id}-{supplier}-{location}"[:255]})
-            created.append({"id": resp.json()["id"], "supplier": supplier, "location": location,
-                            "lines": len(lines)})
+    created = []
+    for (supplier, location), lines in sorted(groups.items()):
+        order_lines: list[dict[str, Any]] = [
+            {"sku": str(ln["sku"]), "quantity": int(ln["quantity"]),
+             "reason": {k: ln[k] for k in ("position", "reorder_point", "order_up_to", "risk_period_demand",
+                                           "fill_rate_without_order", "reason") if k in ln}}
+            for ln in lines]
+        for out_line in order_lines:
+            unit_cost = (skus.get(out_line["sku"]) or {}).get("unit_cost")
+            if unit_cost:
+                out_line["unit_cost"] = unit_cost
+        body = {"supplier": supplier, "location": location, "plan_id": plan_id, "reference": f"plan {plan_id}",
+                "lines": order_lines}
+        resp = inv.request("POST", "/purchase-orders", json=body,
+                           headers=actor | {"Idempotency-Key": f"plan-{plan_id}-{supplier}-{location}"[:255]})
+        created.append({"id": resp.json()["id"], "supplier": supplier, "location": location,
+                        "lines": len(lines)})
     return {"levels_updated": len(updated), "skus_updated": updated[:1000], "orders_created": created,
             "drafts_cancelled": cancelled, "skipped": skipped}

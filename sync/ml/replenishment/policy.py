@@ -107,7 +107,8 @@ def forecast_matrix(frame: pd.DataFrame, skus: npt.NDArray[np.object_], horizon:
     wide = frame.pivot(index="sku", columns="date", values="forecast").sort_index(axis=1)
     wide.index = wide.index.astype(str)
     values = wide.reindex(index=[str(s) for s in skus]).to_numpy(dtype=np.float64)[:, :horizon]
-    return np.maximum(np.nan_to_num(values, nan=0.0), 0.0)
+    matrix: Array = np.maximum(np.nan_to_num(values, nan=0.0), 0.0)
+    return matrix
 
 
 def check_params(panel: Panel, *, service_level: Any, lead_time: Any, review_period: Any, unit_cost: Any,

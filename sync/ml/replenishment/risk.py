@@ -34,15 +34,18 @@ class RiskSamples:
     empirical: npt.NDArray[np.bool_]
 
     def mean(self) -> Array:
-        return (self.values * self.weights).sum(axis=1)
+        mean: Array = (self.values * self.weights).sum(axis=1)
+        return mean
 
     def sd(self) -> Array:
         mean = self.mean()
-        return np.sqrt(np.maximum((self.weights * (self.values - mean[:, None]) ** 2).sum(axis=1), 0.0))
+        sd: Array = np.sqrt(np.maximum((self.weights * (self.values - mean[:, None]) ** 2).sum(axis=1), 0.0))
+        return sd
 
     def shortage(self, stock: Array) -> Array:
         """Expected demand above ``stock`` per SKU: E[(X - stock)+]."""
-        return (self.weights * np.maximum(self.values - stock[:, None], 0.0)).sum(axis=1)
+        shortage: Array = (self.weights * np.maximum(self.values - stock[:, None], 0.0)).sum(axis=1)
+        return shortage
 
 
 def lead_time_lengths(lead_time: float, lead_time_sd: float) -> list[tuple[int, float]]:

@@ -34,12 +34,14 @@ class Trace:
     @property
     def orders(self) -> npt.NDArray[np.int64]:
         """Orders placed per SKU."""
-        return (self.ordered > 0).sum(axis=1)
+        orders: npt.NDArray[np.int64] = (self.ordered > 0).sum(axis=1)
+        return orders
 
     @property
     def stockout_periods(self) -> npt.NDArray[np.int64]:
         """Periods per SKU in which some demand was lost."""
-        return (self.lost > 1e-9).sum(axis=1)
+        periods: npt.NDArray[np.int64] = (self.lost > 1e-9).sum(axis=1)
+        return periods
 
     def fill_rate(self) -> float:
         """Units served / units demanded, over all SKUs (1.0 when nothing was demanded)."""
@@ -53,7 +55,8 @@ class Trace:
 
     def stock_units(self) -> Array:
         """Mean stock on hand per SKU over the periods: midpoint of each period's start and end."""
-        return ((self.start + self.end) / 2.0).mean(axis=1)
+        mean: Array = ((self.start + self.end) / 2.0).mean(axis=1)
+        return mean
 
 
 def _as_matrix(value: npt.ArrayLike, shape: tuple[int, int], name: str) -> Array:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from statistics import NormalDist
 
 import numpy as np
+import numpy.typing as npt
 
 from sync.ml.replenishment.params import Array
 
@@ -30,7 +31,7 @@ def eoq(demand_per_period: Array, ordering_cost: Array, unit_cost: Array, holdin
     return np.where(np.isfinite(value), value, np.nan)
 
 
-def textbook_levels(y: Array, *, k: float | Array, lead_time: Array, review_period: int,
+def textbook_levels(y: Array, *, k: float | Array, lead_time: npt.ArrayLike, review_period: int,
                     order_quantity: Array) -> tuple[Array, Array]:
     """``(s, S)`` of the textbook rule from the last 13 periods of ``y`` (SKUs x periods)."""
     recent = y[:, -TEXTBOOK_WINDOW:]
