@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import NoReturn
 
 from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
@@ -39,18 +40,18 @@ REPLAY_LIMIT = 256 * 1024
 SMALL_RESPONSE = 64 * 1024
 
 
+@dataclass(slots=True, eq=False, kw_only=True)
 class Proxy:
-    def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
-                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool],
-                 request_deadline: float | None = None, readiness: HealthChecker | None = None) -> None:
-        self.upstreams = upstreams
-        self.max_body = max_body
-        self.budget = budget
-        self.metrics = metrics
-        self.clients = clients
-        self.debug = debug
-        self.request_deadline = request_deadline
-        self.readiness = readiness
+    """The innermost stage: it answers, so it wraps no further app."""
+
+    upstreams: UpstreamPool
+    max_body: int
+    budget: RetryBudget
+    metrics: GatewayMetrics
+    clients: ClientResolver
+    debug: Callable[[], bool]
+    request_deadline: float | None = None
+    readiness: HealthChecker | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
