@@ -8,6 +8,7 @@ import httpx
 import pytest
 import uvicorn
 
+from sync import __version__
 from sync.api_gateway import APIGateway, RateLimit, ServiceEndpoint
 from tests.gateway.conftest import ADMIN, direct, endpoint, make_settings
 
@@ -29,6 +30,13 @@ def test_seed_configuration_example_builds_without_redis_running() -> None:
     gateway.set_rate_limit("custom/*", RateLimit(requests_per_minute=500, requests_per_hour=5000, burst_limit=100))
     assert gateway.registry.get("custom").instances[0].endpoint.weight == 2  # type: ignore[union-attr]
     assert gateway.rules.match("custom", "x").limit.burst_limit == 100
+
+
+async def test_the_gateway_reports_the_package_version() -> None:
+    async with direct(APIGateway(settings=make_settings())) as client:
+        assert (await client.get("/")).json()["version"] == __version__
+        assert (await client.get("/health")).json()["version"] == __version__
+        assert (await client.get("/openapi.json")).json()["info"]["version"] == __version__
 
 
 def test_reserved_and_bad_service_names_are_refused() -> None:
