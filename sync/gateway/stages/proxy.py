@@ -1,4 +1,4 @@
-"""Stage 6: forward to an instance over the process's upstream connection pool and stream the answer back.
+"""Innermost stage: forward to an instance over the process's upstream connection pool and stream the answer back.
 
 Small request bodies (up to ``REPLAY_LIMIT``) are read first so an idempotent request can be retried;
 larger ones are streamed to the upstream and never retried. Responses are streamed in chunks; only a

@@ -1,4 +1,4 @@
-"""Stage 5: the most specific rule for this endpoint, applied per client (JWT subject, else address)."""
+"""The most specific rule for this endpoint, applied per client (JWT subject, else address)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 2: the request id (kept when the client's is sane, else generated) and per-request metrics."""
+"""The request id (kept when the client's is sane, else generated) and per-request metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 3: the gateway's own routes go to the admin app; ``/{service}/{path}`` of a registered
+"""The gateway's own routes go to the admin app; ``/{service}/{path}`` of a registered
 service goes down the chain; anything else is a 404 before auth or limits spend anything on it.
 """
 
