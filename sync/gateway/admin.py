@@ -3,8 +3,8 @@
 A small FastAPI app, dispatched by the router before the proxy, so it shares the services' error shape
 and OpenAPI. Changing state (registering services, setting limits) takes the services' one admin check,
 :func:`sync.web.app.require_admin`: the admin token (``ADMIN_TOKEN``, else the per-install one) or an
-admin-scoped JWT, never the caller's address. Reading the registry or rules needs a valid token when JWT
-is configured. ``/``, ``/health`` and ``/metrics`` are open.
+admin-scoped JWT, never the caller's address. Reading the registry or rules needs a valid token (or the
+admin token) when JWT is configured. ``/``, ``/health`` and ``/metrics`` are open.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sync.gateway.auth import bearer_token
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.settings import Settings
 from sync.ui.app import mount_dashboard
-from sync.web.app import create_service_app, require_admin, use_jwt_verifier
+from sync.web.app import create_service_app, is_admin_token, require_admin, use_jwt_verifier
 
 if TYPE_CHECKING:
     from sync.gateway.gateway import APIGateway
@@ -61,14 +61,16 @@ def _gateway(request: Request) -> APIGateway:
 
 
 async def require_reader(request: Request) -> None:
-    """With JWT configured, reading the registry or the rules needs a valid token (any scope)."""
-    verifier = _gateway(request).verifier
-    if not verifier.enabled:
+    """With JWT configured, reading the registry or the rules needs a valid token (any scope) or the admin
+    token (who may change the gateway may read it)."""
+    gateway = _gateway(request)
+    if not gateway.verifier.enabled:
         return
     token = bearer_token(list(request.scope["headers"]))
     if token is None:
         raise Unauthorized("send Authorization: Bearer <token>")
-    await verifier.verify(token)
+    if not is_admin_token(gateway.settings, token):
+        await gateway.verifier.verify(token)
 
 
 Reader = Annotated[None, Depends(require_reader)]

@@ -65,6 +65,16 @@ def _verifier(request: Request) -> TokenVerifier | None:
     return verifier
 
 
+def _admin_token(settings: Settings) -> str:
+    return settings.ADMIN_TOKEN.get_secret_value() if settings.ADMIN_TOKEN else ""
+
+
+def is_admin_token(settings: Settings, token: str) -> bool:
+    """Whether ``token`` is the configured ``ADMIN_TOKEN`` (compared in constant time)."""
+    expected = _admin_token(settings)
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
 async def require_admin(request: Request) -> None:
     """FastAPI dependency for every admin route (the services' and the gateway's own): ``Authorization:
     Bearer <token>`` where the token is ``ADMIN_TOKEN``, or (with JWT configured) a JWT carrying the
@@ -75,9 +85,8 @@ async def require_admin(request: Request) -> None:
     a per-install token (``sync/web/admin_token.py``), so a fresh ``make run`` has one.
     """
     settings: Settings = request.app.state.settings
-    expected = settings.ADMIN_TOKEN.get_secret_value() if settings.ADMIN_TOKEN else None
     verifier = _verifier(request)
-    if not expected and verifier is None:
+    if not _admin_token(settings) and verifier is None:
         raise Forbidden("admin route: no ADMIN_TOKEN is configured, so admin routes are closed "
                         "(inventory-system up/serve create one in var/admin-token)")
     header = request.headers.get("authorization", "")
@@ -85,7 +94,7 @@ async def require_admin(request: Request) -> None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("admin route: send Authorization: Bearer <ADMIN_TOKEN> (or an admin-scoped JWT)")
-    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+    if is_admin_token(settings, token):
         return
     if verifier is not None and token.count(".") == 2:
         principal = await verifier.verify(token)  # Unauthorized when invalid or expired

@@ -59,7 +59,9 @@ async def test_with_jwt_admin_routes_need_the_admin_scope() -> None:
         assert (await remote.post("/rate-limits/x/*", json=LIMIT, headers=admin)).status_code == 200
         forged = {"Authorization": "Bearer " + issue_token("another-secret-of-enough-length!!", "ops", ["admin"])}
         assert (await remote.post("/rate-limits/y/*", json=LIMIT, headers=forged)).status_code == 401
-        # the admin token works with JWT on too (one rule for every admin route)
+        # the admin token works with JWT on too (one rule for every admin route), and reads as well
         assert (await remote.post("/rate-limits/x/by-token/*", json=LIMIT, headers=ADMIN)).status_code == 200
+        assert (await remote.get("/rate-limits", headers=ADMIN)).status_code == 200
+        assert (await remote.get("/services", headers={"Authorization": "Bearer not-a-token"})).status_code == 401
     assert gateway.rules.rules["x/*"].burst_limit == 5 and "y/*" not in gateway.rules.rules
     assert "x/by-token/*" in gateway.rules.rules
