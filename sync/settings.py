@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     )
     LOG_LEVEL: str = Field("INFO", description="Python logging level.")
 
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        """The Redis used for rate limits: its own setting first, then the shared one (the one place)."""
+        return self.RATE_LIMIT_REDIS_URL or self.REDIS_URL
+
 
 def csv_list(value: str) -> list[str]:
     """Split a comma-separated setting into its non-empty, stripped items."""

@@ -300,7 +300,7 @@ class Supervisor:
             assert service.proc is not None
             threading.Thread(target=_pump, args=(service.label, service.proc.stdout, width), daemon=True).start()
 
-    def _running(self, proc: subprocess.Popen[bytes]) -> bool:
+    def _alive(self, proc: subprocess.Popen[bytes]) -> bool:
         return proc.poll() is None and not self._stopping.is_set()
 
     def _wait(self, group: Sequence[ServiceProcess], deadline: float) -> int | None:
@@ -308,7 +308,7 @@ class Supervisor:
         for service in group:
             proc = service.proc
             assert proc is not None
-            if not wait_healthy(service.url, deadline, partial(self._running, proc)):
+            if not wait_healthy(service.url, deadline, partial(self._alive, proc)):
                 if self._stopping.is_set():
                     return 0
                 print(f"{service.label} did not become healthy at {service.url}", file=sys.stderr)
@@ -346,9 +346,15 @@ class Supervisor:
                     return 1
         return 0
 
-    def _token(self) -> str | None:
+    def _token(self) -> str:
+        """What the heartbeat shows the gateway's admin routes: an admin-scoped JWT when JWT is configured
+        (a gateway elsewhere may share the key, not this install's token), else the admin token."""
         if self.settings.JWT_SECRET is None:
-            return None
+            from sync.web.admin_token import with_admin_token
+
+            token = with_admin_token(self.settings).ADMIN_TOKEN
+            assert token is not None  # with_admin_token always fills it
+            return token.get_secret_value()
         from sync.gateway.auth import issue_token
 
         return issue_token(self.settings.JWT_SECRET.get_secret_value(), "inventory-system-up",

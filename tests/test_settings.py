@@ -51,6 +51,9 @@ def test_seed_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPat
     assert settings.JWT_SECRET is not None and settings.JWT_SECRET.get_secret_value() == "your-jwt-secret-key"
     assert "your-jwt-secret-key" not in repr(settings)  # secrets are masked
     assert settings.RATE_LIMIT_REDIS_URL == "redis://localhost:6380"
+    assert settings.rate_limit_redis_url == "redis://localhost:6380"  # its own setting wins over REDIS_URL
+    monkeypatch.delenv("RATE_LIMIT_REDIS_URL")
+    assert Settings().rate_limit_redis_url == "redis://localhost:6379"  # else the shared Redis
     assert settings.CIRCUIT_BREAKER_THRESHOLD == 5
 
 

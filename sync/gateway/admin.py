@@ -1,9 +1,10 @@
 """The gateway's own routes: status, health, registry, rate limits, metrics.
 
 A small FastAPI app, dispatched by the router before the proxy, so it shares the services' error shape
-and OpenAPI. Changing state (registering services, setting limits) needs an admin token when JWT is
-configured, else a loopback caller; reading the registry or rules needs a valid token when JWT is
-configured. ``/``, ``/health`` and ``/metrics`` are open.
+and OpenAPI. Changing state (registering services, setting limits) takes the services' one admin check,
+:func:`sync.web.app.require_admin`: the admin token (``ADMIN_TOKEN``, else the per-install one) or an
+admin-scoped JWT, never the caller's address. Reading the registry or rules needs a valid token (or the
+admin token) when JWT is configured. ``/``, ``/health`` and ``/metrics`` are open.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from sync.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from sync import __version__
+from sync.errors import Conflict, Unauthorized, ValidationFailed
 from sync.gateway import admin_ops
-from sync.gateway.auth import Principal, bearer_token
+from sync.gateway.auth import bearer_token
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.settings import Settings
 from sync.ui.app import mount_dashboard
-from sync.web.app import create_service_app, is_loopback
+from sync.web.app import create_service_app, is_admin_token, require_admin, use_jwt_verifier
 
 if TYPE_CHECKING:
     from sync.gateway.gateway import APIGateway
-
-VERSION = "0.1.0"
 
 MAX_RULES = 200  # rate-limit rules a gateway holds; replacing one is always allowed
 MAX_PATTERN_LENGTH = 200
@@ -60,30 +60,17 @@ def _gateway(request: Request) -> APIGateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-async def _principal(request: Request) -> Principal | None:
+async def require_reader(request: Request) -> None:
+    """With JWT configured, reading the registry or the rules needs a valid token (any scope) or the admin
+    token (who may change the gateway may read it)."""
     gateway = _gateway(request)
     if not gateway.verifier.enabled:
-        return None
+        return
     token = bearer_token(list(request.scope["headers"]))
     if token is None:
         raise Unauthorized("send Authorization: Bearer <token>")
-    return await gateway.verifier.verify(token)
-
-
-async def require_reader(request: Request) -> None:
-    await _principal(request)
-
-
-async def require_admin(request: Request) -> None:
-    gateway = _gateway(request)
-    if not gateway.verifier.enabled:
-        if not is_loopback(request.client.host if request.client else None):
-            raise Forbidden("admin route: JWT is not configured, so only loopback callers may change the gateway")
-        return
-    principal = await _principal(request)
-    scope = gateway.settings.JWT_ADMIN_SCOPE
-    if principal is None or not principal.has_scope(scope):
-        raise Forbidden(f"admin route: the token lacks the {scope!r} scope")
+    if not is_admin_token(gateway.settings, token):
+        await gateway.verifier.verify(token)
 
 
 Reader = Annotated[None, Depends(require_reader)]
@@ -91,16 +78,17 @@ Admin = Annotated[None, Depends(require_admin)]
 
 
 def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
-    app = create_service_app(title="Inventory API Gateway", settings=settings, version=VERSION,
+    app = create_service_app(title="Inventory API Gateway", settings=settings, version=__version__,
                              description="Routing, load balancing, health, breakers, rate limits and JWT.")
     app.state.gateway = gateway
+    use_jwt_verifier(app, gateway.verifier)  # the admin check verifies JWTs with the gateway's keys and cache
 
     @app.get("/", summary="Gateway status")
     async def status(request: Request) -> dict[str, Any]:
         gw = _gateway(request)
-        return {"name": "Inventory API Gateway", "version": VERSION, "status": "running",
+        return {"name": "Inventory API Gateway", "version": __version__, "status": "running",
                 "services": sorted(gw.registry.pools), "auth": "jwt" if gw.verifier.enabled else "none",
-                "rate_limit_backend": "redis" if gw.redis_limits else "memory",
+                "rate_limit_backend": gw.limiter.backend,
                 "endpoints": ["/health", "/services", "/rate-limits", "/metrics", "/{service}/{path}"]}
 
     @app.get("/health", summary="Gateway health and its dependencies")
@@ -119,9 +107,9 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
                        ttl: Annotated[float | None, Query(gt=0, le=86_400)] = None) -> dict[str, Any]:
         gw = _gateway(request)
         sent = await request.json()
-        defaults = {"timeout": gw.settings.GATEWAY_TIMEOUT,
-                    "circuit_breaker_threshold": gw.settings.CIRCUIT_BREAKER_THRESHOLD,
-                    "circuit_breaker_timeout": gw.settings.CIRCUIT_BREAKER_TIMEOUT}
+        defaults: dict[str, Any] = {"timeout": gw.settings.GATEWAY_TIMEOUT,
+                                    "circuit_breaker_threshold": gw.settings.CIRCUIT_BREAKER_THRESHOLD,
+                                    "circuit_breaker_timeout": gw.settings.CIRCUIT_BREAKER_TIMEOUT}
         omitted = {k: v for k, v in defaults.items() if k not in sent}
         if omitted:  # fields the caller left out follow the gateway's settings, not the class defaults
             endpoint = replace(endpoint, **omitted)
@@ -136,7 +124,7 @@ def create_admin_app(gateway: APIGateway, settings: Settings) -> FastAPI:
         gw = _gateway(request)
         await gw.refresh_shared()
         return {"rules": {p: lim.to_dict() for p, lim in sorted(gw.rules.rules.items())},
-                "default": gw.rules.default.to_dict(), "backend": "redis" if gw.redis_limits else "memory"}
+                "default": gw.rules.default.to_dict(), "backend": gw.limiter.backend}
 
     @app.post("/rate-limits/{endpoint:path}", summary="Set the limit for an endpoint pattern")
     async def set_limit(request: Request, endpoint: str, limit: RateLimit, _: Admin) -> dict[str, Any]:

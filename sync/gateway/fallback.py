@@ -88,14 +88,14 @@ def request_key(scope: Scope, ctx: RequestContext) -> bytes:
                          scope.get("query_string", b""), subject))
 
 
+@dataclass(slots=True, eq=False)
 class Fallback:
     """Stage around the proxy: keeps good answers and serves one when the proxy cannot."""
 
-    def __init__(self, app: ASGIApp, cache: FallbackCache, registry: Registry, default_max_age: float) -> None:
-        self.app = app
-        self.cache = cache
-        self.registry = registry
-        self.default_max_age = default_max_age
+    app: ASGIApp
+    cache: FallbackCache
+    registry: Registry
+    default_max_age: float  # GATEWAY_FALLBACK_MAX_AGE; a service's policy may set its own
 
     def max_age(self, service: str) -> float:
         policy = self.registry.policies.get(service)

@@ -18,28 +18,22 @@ import redis.asyncio as aioredis
 from prometheus_client.core import GaugeMetricFamily
 from redis.exceptions import RedisError
 
-from sync.gateway.admin import VERSION, create_admin_app
+from sync import __version__
 from sync.gateway.auth import TokenVerifier
 from sync.gateway.balancer import Pool
 from sync.gateway.breaker import BreakerState
 from sync.gateway.clientip import ClientResolver, parse_networks
-from sync.gateway.fallback import Fallback, FallbackCache
+from sync.gateway.fallback import FallbackCache
 from sync.gateway.health import HealthChecker
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.models import RateLimit, ServiceEndpoint
-from sync.gateway.ratelimit.memory import MemoryLimiter
-from sync.gateway.ratelimit.redis_limiter import RedisLimiter
-from sync.gateway.ratelimit.resp import RespClient, RespError
+from sync.gateway.pipeline import build_pipeline
+from sync.gateway.ratelimit.limiter import Limiter, build_limiter
+from sync.gateway.ratelimit.resp import RespError
 from sync.gateway.ratelimit.rules import RuleTable
 from sync.gateway.registry import Registry, ServicePolicy
 from sync.gateway.retry import RetryBudget
 from sync.gateway.shared import SharedState
-from sync.gateway.stages.authenticate import Authenticate
-from sync.gateway.stages.errors import ErrorHandling
-from sync.gateway.stages.proxy import Proxy
-from sync.gateway.stages.ratelimit import RateLimitStage
-from sync.gateway.stages.request_id import RequestId
-from sync.gateway.stages.router import Router
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
 from sync.gateway.upstream import UpstreamPool
 from sync.settings import Settings, csv_list
@@ -55,9 +49,11 @@ class APIGateway:
 
     def __init__(self, redis_url: str | None = None, settings: Settings | None = None, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings or Settings()
-        self.redis_url = redis_url or self.settings.REDIS_URL
-        self._limits_url = self.settings.RATE_LIMIT_REDIS_URL or self.redis_url
+        settings = settings or Settings()
+        if redis_url:  # the seed's argument: the Redis of the shared registry and, unless set apart, of the limits
+            settings = settings.model_copy(update={"REDIS_URL": redis_url})
+        self.settings = settings
+        self.redis_url = settings.REDIS_URL
         self._clock = clock
         self._debug = False
         self.metrics = GatewayMetrics()
@@ -73,16 +69,14 @@ class APIGateway:
         self.fallbacks = FallbackCache(self.settings.GATEWAY_FALLBACK_MAX_ENTRIES,
                                        self.settings.GATEWAY_FALLBACK_MAX_BYTES, clock)
         self._redis: aioredis.Redis | None = None
-        self._limits_resp: RespClient | None = None  # the rate limiter's pipelined connection
         self.shared: SharedState | None = None
-        self.redis_limits = self._limits_url is not None
-        self._limiter: MemoryLimiter | RedisLimiter = MemoryLimiter(clock)
+        self.limiter: Limiter = build_limiter(settings, on_error=self._count_backend_error, clock=clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._start_lock: asyncio.Lock | None = None
         self._last_miss_reload = 0.0
         self.health = HealthChecker(self.registry, self.upstreams, self.settings.HEALTH_CHECK_INTERVAL, self.metrics)
-        self._asgi = _GatewayApp(self, self._build_chain())
+        self._asgi = _GatewayApp(self, build_pipeline(self))
 
     # --- the seed's API -------------------------------------------------------------------
     @property
@@ -188,23 +182,15 @@ class APIGateway:
             deps[service] = {"status": "ok" if usable else "down", "healthy_instances": usable,
                              "instances": len(pool.instances)}
         status = "ok" if all(d["status"] == "ok" for d in deps.values()) else "degraded"
-        redis_url = self._limits_url or self.redis_url
-        if redis_url:
+        if self.settings.rate_limit_redis_url:
             try:
-                if isinstance(self._limiter, RedisLimiter) and self._limiter.down:
-                    raise RespError("the rate limiter found Redis unreachable or too slow; local limits apply")
-                if self._limits_resp is not None:
-                    await self._limits_resp.ping()
-                elif self._redis is not None:
-                    await self._redis.ping()
-                else:
-                    raise RedisError("not connected yet")
+                await self.limiter.ping()
                 deps["redis"] = {"status": "ok"}
             except (RedisError, RespError, OSError) as exc:
                 deps["redis"] = {"status": "down", "error": str(exc)}
                 status = "degraded"
         code = 503 if deps.get("redis", {}).get("status") == "down" and self.settings.RATE_LIMIT_FAIL_CLOSED else 200
-        return {"status": status, "service": "gateway", "version": VERSION, "dependencies": deps}, code
+        return {"status": status, "service": "gateway", "version": __version__, "dependencies": deps}, code
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -216,12 +202,6 @@ class APIGateway:
         async with self._start_lock:
             if self._started:
                 return
-            if self._limits_url:
-                wait = self.settings.RATE_LIMIT_REDIS_TIMEOUT
-                self._limits_resp = RespClient(self._limits_url, timeout=wait, connect_timeout=wait)
-                self._limiter = RedisLimiter(self._limits_resp, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
-                                             on_error=self._count_backend_error)
-                self._limit_stage.limiter = self._limiter
             if self.redis_url:
                 self._redis = _redis_client(self.redis_url)
                 self.shared = SharedState(self._redis, self.registry, self.rules, self._clock)
@@ -255,13 +235,9 @@ class APIGateway:
         await self.upstreams.aclose()
         if self._redis is not None:
             await self._redis.aclose()
-        if isinstance(self._limiter, RedisLimiter):
-            await self._limiter.aclose()
-        if self._limits_resp is not None:
-            await self._limits_resp.aclose()
-        self._redis = self._limits_resp = None
+        await self.limiter.aclose()
+        self._redis = None
         self.shared = None
-        self._limiter = self._limit_stage.limiter = MemoryLimiter(self._clock)
         self._started = False
 
     async def __aenter__(self) -> APIGateway:
@@ -272,17 +248,7 @@ class APIGateway:
         await self.aclose()
 
     # --- internals ------------------------------------------------------------------------
-    def _build_chain(self) -> ASGIApp:
-        proxy = Proxy(upstreams=self.upstreams, max_body=self.settings.GATEWAY_MAX_BODY_BYTES,
-                      budget=self.budget, metrics=self.metrics, clients=self.clients, debug=lambda: self._debug,
-                      request_deadline=self.settings.GATEWAY_REQUEST_DEADLINE, readiness=self.health)
-        fallback = Fallback(proxy, self.fallbacks, self.registry, self.settings.GATEWAY_FALLBACK_MAX_AGE)
-        limited = self._limit_stage = RateLimitStage(fallback, self.rules, self._limiter, self.clients, self.metrics)
-        authed = Authenticate(limited, self.verifier, csv_list(self.settings.GATEWAY_PUBLIC_PATHS), self.metrics)
-        router = Router(authed, create_admin_app(self, self.settings), self.registry.get, self._lookup_missing)
-        return ErrorHandling(RequestId(router, self.metrics))
-
-    async def _lookup_missing(self, service: str) -> Pool | None:
+    async def lookup_missing(self, service: str) -> Pool | None:
         """A service this process does not know may have been registered on another one: reload (rate-limited)."""
         pool = None
         if self.shared is not None and self._clock() - self._last_miss_reload > _MISS_RELOAD_INTERVAL:

@@ -7,7 +7,6 @@ scrape time.
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
@@ -15,21 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-
-class _Histogram:
-    __slots__ = ("count", "counts", "total")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)
-        self.total = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(BUCKETS, value)] += 1
-        self.total += value
-        self.count += 1
+from sync.web.metrics import Histogram, histogram_family  # the services' histogram: one set of buckets for both
 
 
 class GatewayMetrics:
@@ -37,7 +22,7 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         self.requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)  # service, method, status
-        self.latency: defaultdict[str, _Histogram] = defaultdict(_Histogram)  # by service
+        self.latency: defaultdict[str, Histogram] = defaultdict(Histogram)  # by service
         self.upstream_failures: defaultdict[tuple[str, str], int] = defaultdict(int)  # instance, reason
         self.breaker_transitions: defaultdict[tuple[str, str], int] = defaultdict(int)  # instance, state
         self.retries: defaultdict[str, int] = defaultdict(int)
@@ -70,15 +55,8 @@ class _Collector(Collector):
         for (service, method, status), n in list(m.requests.items()):
             fam.add_metric([service, method, str(status)], n)
         yield fam
-        hist = HistogramMetricFamily("gateway_request_duration_seconds", "Time from request to response end.",
-                                     labels=["service"])
-        for service, h in list(m.latency.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip((*BUCKETS, float("inf")), h.counts, strict=True):
-                cumulative += count
-                buckets.append((_bound(bound), cumulative))
-            hist.add_metric([service], buckets, h.total)
-        yield hist
+        yield histogram_family("gateway_request_duration_seconds", "Time from request to response end.", ["service"],
+                               (((service,), h) for service, h in list(m.latency.items())))
         yield _counter("gateway_upstream_failures", "Failed upstream attempts.", ["instance", "reason"],
                        m.upstream_failures.items())
         yield _counter("gateway_circuit_breaker_transitions", "Circuit breaker state changes.",
@@ -96,10 +74,6 @@ class _Collector(Collector):
         yield _counter("gateway_health_checks", "Active health checks.", ["instance", "result"],
                        m.health_checks.items())
         yield from m.gauges()
-
-
-def _bound(value: float) -> str:
-    return "+Inf" if value == float("inf") else repr(float(value))
 
 
 def _counter(name: str, doc: str, labels: list[str],

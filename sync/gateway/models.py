@@ -34,11 +34,11 @@ class ServiceEndpoint:
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
     url: str = Field(min_length=1, max_length=2000)
     health_check_url: str = Field(min_length=1, max_length=2000)
-    weight: int = Field(1, ge=1, le=1000)
-    timeout: float = Field(30, gt=0, le=3600)
-    retry_count: int = Field(3, ge=0, le=10)
-    circuit_breaker_threshold: int = Field(5, ge=1, le=10_000)
-    circuit_breaker_timeout: float = Field(60, gt=0, le=86_400)
+    weight: int = Field(default=1, ge=1, le=1000)
+    timeout: float = Field(default=30, gt=0, le=3600)
+    retry_count: int = Field(default=3, ge=0, le=10)
+    circuit_breaker_threshold: int = Field(default=5, ge=1, le=10_000)
+    circuit_breaker_timeout: float = Field(default=60, gt=0, le=86_400)
 
     @field_validator("url")
     @classmethod

@@ -76,10 +76,10 @@ class Registry:
         ``ttl`` the instance is static from now on.
         """
         check_service_name(service)
-        for pool in self.pools.values():
-            for inst in pool.instances:
-                if inst.name == endpoint.name and pool.service != service:
-                    raise ValueError(f"instance name {endpoint.name!r} is already used by service {pool.service!r}")
+        for other in self.pools.values():
+            for inst in other.instances:
+                if inst.name == endpoint.name and other.service != service:
+                    raise ValueError(f"instance name {endpoint.name!r} is already used by service {other.service!r}")
         pool = self.pools.get(service)
         if pool is None:
             pool = self.pools[service] = Pool(service)

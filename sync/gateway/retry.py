@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 
 
+@dataclass(slots=True)
 class RetryBudget:
-    def __init__(self, ratio: float = 0.2, floor_per_second: float = 5.0, cap: float = 100.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.ratio = ratio
-        self.floor = floor_per_second
-        self.cap = cap
-        self._clock = clock
-        self._balance = floor_per_second
-        self._last = clock()
+    ratio: float = 0.2  # retries earned per request
+    floor_per_second: float = 5.0  # retries earned per second regardless of traffic (also the starting balance)
+    cap: float = 100.0  # most retries that can be saved up
+    clock: Callable[[], float] = time.monotonic
+    _balance: float = field(init=False)
+    _last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._balance = self.floor_per_second
+        self._last = self.clock()
 
     def deposit(self) -> None:
         """Called once per request: each request earns ``ratio`` of a retry."""
@@ -32,8 +36,8 @@ class RetryBudget:
 
     def withdraw(self) -> bool:
         """Take one retry if the budget has it."""
-        now = self._clock()
-        self._balance = min(self.cap, self._balance + (now - self._last) * self.floor)
+        now = self.clock()
+        self._balance = min(self.cap, self._balance + (now - self._last) * self.floor_per_second)
         self._last = now
         if self._balance >= 1.0:
             self._balance -= 1.0

@@ -7,6 +7,7 @@ from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from sync.gateway.registry import ServicePolicy
 from sync.settings import Settings, csv_list
+from sync.web.admin_token import with_admin_token
 
 
 def parse_services(spec: str) -> list[tuple[str, str]]:
@@ -21,8 +22,12 @@ def parse_services(spec: str) -> list[tuple[str, str]]:
 
 
 def create_gateway(settings: Settings | None = None) -> APIGateway:
-    """An :class:`APIGateway` configured from settings, with the instances of ``GATEWAY_SERVICES``."""
-    settings = settings or Settings()
+    """An :class:`APIGateway` configured from settings, with the instances of ``GATEWAY_SERVICES``.
+
+    Its admin routes take the services' admin token: ``ADMIN_TOKEN``, else the per-install one in
+    ``var/admin-token`` (created if missing), which ``inventory-system up`` hands its heartbeat too.
+    """
+    settings = with_admin_token(settings or Settings())
     gateway = APIGateway(settings=settings)
     counts: dict[str, int] = {}
     for name, url in parse_services(settings.GATEWAY_SERVICES):

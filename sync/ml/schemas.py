@@ -187,7 +187,7 @@ def history_frame(rows: list[HistoryRow]) -> Any:
 _ERROR_DESCRIPTIONS = {
     400: "Malformed request.",
     401: "Admin route without a bearer token (ADMIN_TOKEN set).",
-    403: "Admin route with a wrong token, or from a remote caller without ADMIN_TOKEN.",
+    403: "Admin route with a wrong token or one without the admin scope, or with neither ADMIN_TOKEN nor JWT set.",
     404: "Unknown model, saved version or SKU (named in the message).",
     409: "Conflict: the model is not trained, a stored model failed verification, or an Idempotency-Key "
          "was reused with another body.",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 
+from sync import __version__
 from sync.errors import Forbidden, Unauthorized
 from sync.settings import Settings
 from sync.web.body_limit import BodySizeLimit
@@ -16,9 +16,12 @@ from sync.web.errors import document_error_responses, install_error_handlers
 from sync.web.input_guards import DuplicateKeyGuard, NulGuard
 from sync.web.metrics import install_metrics
 
+if TYPE_CHECKING:
+    from sync.gateway.auth import TokenVerifier
+
 
 def create_service_app(
-    *, title: str, settings: Settings, version: str = "0.1.0", lifespan: Callable[..., Any] | None = None,
+    *, title: str, settings: Settings, version: str = __version__, lifespan: Callable[..., Any] | None = None,
     description: str = "", body_limit_overrides: dict[str, int] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the shared error handlers, request-size limit, NUL and duplicate-JSON-key guards and
@@ -46,39 +49,44 @@ def create_service_app(
     return app
 
 
-def is_loopback(host: str | None) -> bool:
-    """Kept for the gateway's own admin rule; the services' admin routes never look at the address."""
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+def use_jwt_verifier(app: FastAPI, verifier: TokenVerifier) -> None:
+    """Check admin JWTs with ``verifier`` (an app that already has one: the gateway's admin app)."""
+    app.state.admin_jwt_verifier = verifier if verifier.enabled else None
 
 
-def _verifier(request: Request) -> Any:
+def _verifier(request: Request) -> TokenVerifier | None:
     """The JWT verifier for this app, built on first use (None when no JWT key is configured)."""
     state = request.app.state
     if not hasattr(state, "admin_jwt_verifier"):
         from sync.gateway.auth import TokenVerifier
 
-        verifier = TokenVerifier(state.settings)
-        state.admin_jwt_verifier = verifier if verifier.enabled else None
-    return state.admin_jwt_verifier
+        use_jwt_verifier(request.app, TokenVerifier(state.settings))
+    verifier: TokenVerifier | None = state.admin_jwt_verifier
+    return verifier
+
+
+def _admin_token(settings: Settings) -> str:
+    return settings.ADMIN_TOKEN.get_secret_value() if settings.ADMIN_TOKEN else ""
+
+
+def is_admin_token(settings: Settings, token: str) -> bool:
+    """Whether ``token`` is the configured ``ADMIN_TOKEN`` (compared in constant time)."""
+    expected = _admin_token(settings)
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
 
 
 async def require_admin(request: Request) -> None:
-    """FastAPI dependency for the services' admin routes: ``Authorization: Bearer <token>`` where the
-    token is ``ADMIN_TOKEN``, or (with JWT configured) a JWT carrying the ``JWT_ADMIN_SCOPE`` scope.
+    """FastAPI dependency for every admin route (the services' and the gateway's own): ``Authorization:
+    Bearer <token>`` where the token is ``ADMIN_TOKEN``, or (with JWT configured) a JWT carrying the
+    ``JWT_ADMIN_SCOPE`` scope.
 
     The caller's address proves nothing: behind the gateway every request comes from loopback. Without
     ``ADMIN_TOKEN`` and without JWT the admin routes are closed; ``inventory-system up`` / ``serve`` set
     a per-install token (``sync/web/admin_token.py``), so a fresh ``make run`` has one.
     """
     settings: Settings = request.app.state.settings
-    expected = settings.ADMIN_TOKEN.get_secret_value() if settings.ADMIN_TOKEN else None
     verifier = _verifier(request)
-    if not expected and verifier is None:
+    if not _admin_token(settings) and verifier is None:
         raise Forbidden("admin route: no ADMIN_TOKEN is configured, so admin routes are closed "
                         "(inventory-system up/serve create one in var/admin-token)")
     header = request.headers.get("authorization", "")
@@ -86,7 +94,7 @@ async def require_admin(request: Request) -> None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("admin route: send Authorization: Bearer <ADMIN_TOKEN> (or an admin-scoped JWT)")
-    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+    if is_admin_token(settings, token):
         return
     if verifier is not None and token.count(".") == 2:
         principal = await verifier.verify(token)  # Unauthorized when invalid or expired

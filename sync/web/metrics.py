@@ -1,9 +1,9 @@
 """Prometheus metrics for every service built on ``create_service_app``: request counts and latency.
 
-A request costs a dict increment and a bisect (as in the gateway's ``sync.gateway.metrics``); the
-Prometheus families are built only when ``GET /metrics`` is read. Routes are labelled by their template
-(``/skus/{sku}``), never by the raw path, and paths no route matched share the label ``unmatched``, so a
-scan of random URLs cannot grow the label set.
+A request costs a dict increment and a bisect (the gateway's ``sync.gateway.metrics`` uses the same
+:class:`Histogram`); the Prometheus families are built only when ``GET /metrics`` is read. Routes are
+labelled by their template (``/skus/{sku}``), never by the raw path, and paths no route matched share the
+label ``unmatched``, so a scan of random URLs cannot grow the label set.
 
 An app that has its own ``GET /metrics`` (the analytics service's KPI summary, the seed's contract)
 keeps it; its Prometheus metrics are then served at ``/metrics/prometheus``. Services add their own
@@ -27,7 +27,7 @@ from starlette.routing import Match
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
-#: Latency bucket bounds in seconds (the gateway's, so one dashboard reads both).
+#: Latency bucket bounds in seconds (the gateway's too, so one dashboard reads both).
 BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 METRICS_PATH = "/metrics"
 FALLBACK_PATH = "/metrics/prometheus"
@@ -51,7 +51,8 @@ class Histogram:
         self.count += 1
 
     def buckets(self) -> list[tuple[str, float]]:
-        cumulative, out = 0, []
+        cumulative = 0
+        out: list[tuple[str, float]] = []
         for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
             cumulative += count
             out.append(("+Inf" if bound == float("inf") else repr(float(bound)), cumulative))

@@ -20,6 +20,8 @@ from tests.gateway.upstream import Upstream
 from tests.servers import free_port
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
+ADMIN_TOKEN = "gateway-admin-token-for-tests"  # what make_settings gives the gateway's admin check
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # headers of a call to an admin route
 
 
 @pytest.fixture
@@ -28,9 +30,9 @@ def anyio_backend() -> str:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings isolated from the environment's Redis/JWT unless a test asks for them."""
-    base: dict[str, Any] = {"REDIS_URL": None, "RATE_LIMIT_REDIS_URL": None, "JWT_SECRET": None,
-                            "JWT_PUBLIC_KEY": None, "JWT_JWKS_URL": None, "JWT_AUDIENCE": None,
+    """Settings isolated from the environment's Redis/JWT unless a test asks for them; admin token ADMIN_TOKEN."""
+    base: dict[str, Any] = {"ADMIN_TOKEN": ADMIN_TOKEN, "REDIS_URL": None, "RATE_LIMIT_REDIS_URL": None,
+                            "JWT_SECRET": None, "JWT_PUBLIC_KEY": None, "JWT_JWKS_URL": None, "JWT_AUDIENCE": None,
                             "JWT_ISSUER": None, "GATEWAY_TRUSTED_PROXIES": "", "HEALTH_CHECK_INTERVAL": 3600}
     base.update(overrides)
     return Settings(**base)

@@ -11,7 +11,7 @@ import pytest
 from sync.gateway.affinity import Affinity
 from sync.gateway.gateway import APIGateway
 from sync.gateway.service import create_gateway
-from tests.gateway.conftest import direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 KEYS = [f"session-{i}" for i in range(200)]
@@ -39,13 +39,13 @@ async def test_keys_stay_put_when_an_unrelated_instance_leaves(upstreams) -> Non
         # without affinity a key is balanced round-robin: the same session lands on several instances
         assert len({(await client.get("/inv/x", headers={"X-Session-Id": "s"})).json()["instance"]
                     for _ in range(4)}) == 4
-        r = await client.put("/services/inv/policy", json={"affinity": "header:X-Session-Id"})
+        r = await client.put("/services/inv/policy", headers=ADMIN, json={"affinity": "header:X-Session-Id"})
         assert r.status_code == 200 and r.json()["policy"]["affinity"] == "header:X-Session-Id"
         before = await placement(client, KEYS)
         assert await placement(client, KEYS) == before  # sticky
         counts = Counter(before.values())
         assert set(counts) == {"inv-1", "inv-2", "inv-3", "inv-4"} and min(counts.values()) >= 25, counts
-        assert (await client.delete("/services/inv/inv-3")).status_code == 200
+        assert (await client.delete("/services/inv/inv-3", headers=ADMIN)).status_code == 200
         after = await placement(client, KEYS)
         moved = {k for k in KEYS if after[k] != before[k]}
         # of 200 keys only the removed instance's keys moved, and they spread over the others
@@ -63,7 +63,8 @@ async def test_unhealthy_instance_keys_go_to_the_next_and_come_back(upstreams) -
     for up in ups:
         gateway.add_service("inv", endpoint(up, circuit_breaker_threshold=1, retry_count=1))
     async with direct(gateway) as client:
-        assert (await client.put("/services/inv/policy", json={"affinity": "header:X-Session-Id"})).status_code == 200
+        sticky = {"affinity": "header:X-Session-Id"}
+        assert (await client.put("/services/inv/policy", headers=ADMIN, json=sticky)).status_code == 200
         keys = KEYS[:60]
         before = await placement(client, keys)
         inst = gateway.registry.find_instance("inv-2")
@@ -99,10 +100,10 @@ async def test_bad_affinity_policy_is_a_422_naming_the_field() -> None:
     async with direct(APIGateway(settings=settings())) as client:
         for bad in ({"affinity": "query:x"}, {"affinity": "header:"}, {"affinity": "header:a b"},
                     {"fallback_max_age": -1}, {"extra": 1}):
-            r = await client.put("/services/inv/policy", json=bad)
+            r = await client.put("/services/inv/policy", headers=ADMIN, json=bad)
             assert r.status_code == 422, (bad, r.text)
             assert next(iter(bad)) in r.text
-        r = await client.put("/services/health/policy", json={})
+        r = await client.put("/services/health/policy", headers=ADMIN, json={})
         assert r.status_code in (404, 405, 422)
     with pytest.raises(ValueError, match="GATEWAY_AFFINITY"):
         create_gateway(settings(GATEWAY_AFFINITY="inv=cookie"))

@@ -18,7 +18,7 @@ from sync.gateway.gateway import APIGateway
 from sync.gateway.service import create_gateway
 from sync.ml.service import create_app as create_ml_app
 from sync.settings import Settings
-from tests.gateway.conftest import direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, ADMIN_TOKEN, direct, endpoint, make_settings
 from tests.ml.servers import serving as serving_ml
 from tests.servers import free_port
 
@@ -44,16 +44,16 @@ async def test_gateway_put_debug_switches_routing_logs(upstreams, caplog) -> Non
     async with direct(gateway) as client, httpx.AsyncClient(transport=transport, base_url="http://gw") as remote:
         await client.get("/inv/a")
         assert _routes(caplog) == []
-        assert (await remote.put("/debug", json={"enabled": True})).status_code == 403
+        assert (await remote.put("/debug", json={"enabled": True})).status_code == 401  # no admin token
         for bad in ({"enabled": "yes"}, {}, {"enabled": True, "x": 1}):
-            r = await client.put("/debug", json=bad)
+            r = await client.put("/debug", headers=ADMIN, json=bad)
             assert r.status_code == 422 and ("enabled" in r.text or "x" in r.text), r.text
-        r = await client.put("/debug", json={"enabled": True})
+        r = await client.put("/debug", headers=ADMIN, json={"enabled": True})
         assert r.status_code == 200 and r.json() == {"enabled": True}
         assert (await client.get("/debug")).json() == {"enabled": True}
         await client.get("/inv/b")
         assert len(_routes(caplog)) == 1 and "-> inv-1" in _routes(caplog)[0]
-        assert (await client.put("/debug", json={"enabled": False})).json() == {"enabled": False}
+        assert (await client.put("/debug", headers=ADMIN, json={"enabled": False})).json() == {"enabled": False}
         await client.get("/inv/c")
         assert len(_routes(caplog)) == 1
 
@@ -70,7 +70,7 @@ async def test_debug_switch_on_the_served_gateway_process(upstreams, tmp_path) -
     up = await upstreams("inv")
     port = free_port()
     env = {**os.environ, "GATEWAY_SERVICES": f"inv={up.url}", "HEALTH_CHECK_INTERVAL": "3600",
-           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"}
+           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO", "ADMIN_TOKEN": ADMIN_TOKEN}
     for key in ("JWT_SECRET", "REDIS_URL", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
         env.pop(key, None)
     log_path = tmp_path / "gateway.log"
@@ -89,7 +89,7 @@ async def test_debug_switch_on_the_served_gateway_process(upstreams, tmp_path) -
                 assert proc.poll() is None, log_path.read_text()
                 await asyncio.sleep(0.05)
             assert (await client.get("/inv/before")).status_code == 200
-            assert (await client.put("/debug", json={"enabled": True})).status_code == 200
+            assert (await client.put("/debug", headers=ADMIN, json={"enabled": True})).status_code == 200
             assert (await client.get("/inv/after")).status_code == 200
             text = ""
             for _ in range(100):

@@ -11,7 +11,7 @@ import pytest
 
 from sync.gateway.gateway import APIGateway
 from sync.supervisor import Heartbeat, ServiceProcess
-from tests.gateway.conftest import FakeClock, direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, ADMIN_TOKEN, FakeClock, direct, endpoint, make_settings
 from tests.gateway.test_redis import gateway_process
 
 pytestmark = pytest.mark.anyio
@@ -27,13 +27,13 @@ async def test_registration_with_ttl_expires_unless_renewed_static_never(upstrea
     gateway = APIGateway(settings=make_settings(), clock=clock)
     gateway.add_service("static", endpoint(static))
     async with direct(gateway) as client:
-        r = await client.post("/services/dyn?ttl=10", json=body(dynamic))
+        r = await client.post("/services/dyn?ttl=10", headers=ADMIN, json=body(dynamic))
         assert r.status_code == 201 and r.json()["ttl"] == 10
         assert (await client.get("/dyn/x")).json()["instance"] == "dyn-1"
         for _ in range(3):  # renewed before each TTL runs out: stays
             clock.advance(8)
             assert await gateway.expire_instances() == []
-            assert (await client.post("/services/dyn?ttl=10", json=body(dynamic))).status_code == 201
+            assert (await client.post("/services/dyn?ttl=10", headers=ADMIN, json=body(dynamic))).status_code == 201
         clock.advance(8)
         assert await gateway.expire_instances() == []
         assert (await client.get("/dyn/x")).status_code == 200
@@ -45,7 +45,7 @@ async def test_registration_with_ttl_expires_unless_renewed_static_never(upstrea
         assert await gateway.expire_instances() == []
         assert (await client.get("/static/x")).json()["instance"] == "static-1"
         # a TTL'd registration of a statically configured instance does not make it expire
-        assert (await client.post("/services/static?ttl=1", json=body(static))).status_code == 201
+        assert (await client.post("/services/static?ttl=1", headers=ADMIN, json=body(static))).status_code == 201
         clock.advance(10)
         assert await gateway.expire_instances() == []
         services = (await client.get("/services")).json()["services"]
@@ -56,15 +56,15 @@ async def test_bad_ttl_is_a_422_naming_it(upstreams) -> None:  # type: ignore[no
     up = await upstreams("dyn-1")
     async with direct(APIGateway(settings=make_settings())) as client:
         for bad in ("0", "-3", "abc", "1e9"):
-            r = await client.post(f"/services/dyn?ttl={bad}", json=body(up))
+            r = await client.post(f"/services/dyn?ttl={bad}", headers=ADMIN, json=body(up))
             assert r.status_code == 422, r.text
             assert "ttl" in r.text
         assert (await client.get("/dyn/x")).status_code == 404
         for bad in (0, -1, "30", True, 1e9, 30):  # the TTL is a query parameter; in the body it is refused, named
-            r = await client.post("/services/dyn", json={**body(up), "ttl": bad})
+            r = await client.post("/services/dyn", headers=ADMIN, json={**body(up), "ttl": bad})
             assert r.status_code == 422 and "ttl" in r.text, r.text
         assert (await client.get("/dyn/x")).status_code == 404
-        r = await client.post("/services/dyn?ttl=30", json=body(up))
+        r = await client.post("/services/dyn?ttl=30", headers=ADMIN, json=body(up))
         assert r.status_code == 201 and r.json()["ttl"] == 30
         assert (await client.get("/services")).json()["services"]["dyn"]["instances"][0]["ttl"] == 30
 
@@ -76,16 +76,16 @@ async def test_delete_deregisters_admin_only(upstreams) -> None:  # type: ignore
     gateway.add_service("inventory", endpoint(b))
     transport = httpx.ASGITransport(app=gateway.app, client=("203.0.113.9", 40000))
     async with direct(gateway) as client, httpx.AsyncClient(transport=transport, base_url="http://gw") as remote:
-        refused = await remote.delete("/services/inventory/inv-1")
-        assert refused.status_code == 403
+        refused = await remote.delete("/services/inventory/inv-1")  # no admin token
+        assert refused.status_code == 401
         assert {(await client.get("/inventory/x")).json()["instance"] for _ in range(4)} == {"inv-1", "inv-2"}
-        r = await client.delete("/services/inventory/inv-1")
+        r = await client.delete("/services/inventory/inv-1", headers=ADMIN)
         assert r.status_code == 200 and r.json()["deregistered"] is True
         assert {(await client.get("/inventory/x")).json()["instance"] for _ in range(4)} == {"inv-2"}
-        missing = await client.delete("/services/inventory/inv-1")
+        missing = await client.delete("/services/inventory/inv-1", headers=ADMIN)
         assert missing.status_code == 404 and set(missing.json()["error"]) == {"code", "message", "details"}
-        assert (await client.delete("/services/nothing/inv-2")).status_code == 404
-        assert (await client.delete("/services/inventory/inv-2")).status_code == 200
+        assert (await client.delete("/services/nothing/inv-2", headers=ADMIN)).status_code == 404
+        assert (await client.delete("/services/inventory/inv-2", headers=ADMIN)).status_code == 200
         assert (await client.get("/inventory/x")).status_code == 404
 
 
@@ -104,7 +104,7 @@ async def test_heartbeat_keeps_it_silence_drops_it_on_both_replicas(upstreams, r
     async with gateway_process(redis_url, f"static={static.url}") as a, \
             gateway_process(redis_url, f"static={static.url}") as b, httpx.AsyncClient() as client:
         service = ServiceProcess("inv", "127.0.0.1", inv.port)
-        heartbeat = Heartbeat(a, [service], ttl)
+        heartbeat = Heartbeat(a, [service], ttl, token=lambda: ADMIN_TOKEN)
         await asyncio.to_thread(heartbeat.start)
         try:
             started = time.monotonic()
@@ -150,7 +150,7 @@ async def test_delete_and_debug_switch_reach_the_other_replica(upstreams, redis_
             gateway_process(redis_url, f"inventory={inv1.url},inventory={inv2.url}") as b, \
             httpx.AsyncClient() as client:
         assert await _instances(client, b, "inventory") == {"inventory-1", "inventory-2"}
-        assert (await client.delete(f"{a}/services/inventory/inventory-1")).status_code == 200
+        assert (await client.delete(f"{a}/services/inventory/inventory-1", headers=ADMIN)).status_code == 200
         for _ in range(100):
             if await _instances(client, b, "inventory") == {"inventory-2"}:
                 break
@@ -158,7 +158,7 @@ async def test_delete_and_debug_switch_reach_the_other_replica(upstreams, redis_
         assert await _instances(client, b, "inventory") == {"inventory-2"}
         assert {(await client.get(f"{b}/inventory/x")).json()["instance"] for _ in range(4)} == {"inv-2"}
         assert (await client.get(f"{b}/debug")).json() == {"enabled": False}
-        assert (await client.put(f"{a}/debug", json={"enabled": True})).json() == {"enabled": True}
+        assert (await client.put(f"{a}/debug", headers=ADMIN, json={"enabled": True})).json() == {"enabled": True}
         for _ in range(100):
             if (await client.get(f"{b}/debug")).json()["enabled"]:
                 break

@@ -9,7 +9,7 @@ import pytest
 from sync.gateway.auth import issue_token
 from sync.gateway.fallback import FallbackCache
 from sync.gateway.gateway import APIGateway
-from tests.gateway.conftest import SECRET, FakeClock, direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, SECRET, FakeClock, direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +25,7 @@ async def test_fallback_while_every_instance_is_down_not_past_max_age_never_post
     for up in (a, b):
         gateway.add_service("inventory", endpoint(up, circuit_breaker_threshold=2, retry_count=1))
     async with serving(gateway) as url, httpx.AsyncClient(base_url=url) as client:
-        r = await client.put("/services/inventory/policy", json={"fallback_max_age": 30})
+        r = await client.put("/services/inventory/policy", headers=ADMIN, json={"fallback_max_age": 30})
         assert r.status_code == 200 and r.json()["policy"]["fallback_max_age"] == 30
         good = await client.get("/inventory/items?page=2")
         assert good.status_code == 200 and "x-gateway-fallback" not in good.headers
@@ -60,7 +60,8 @@ async def test_fallback_replaces_a_5xx_answer_and_is_off_by_default(upstreams) -
     gateway.add_service("on", endpoint(on, retry_count=0, circuit_breaker_threshold=100))
     gateway.add_service("off", endpoint(off, retry_count=0, circuit_breaker_threshold=100))
     async with direct(gateway) as client:
-        assert (await client.put("/services/on/policy", json={"fallback_max_age": 60})).status_code == 200
+        r = await client.put("/services/on/policy", headers=ADMIN, json={"fallback_max_age": 60})
+        assert r.status_code == 200
         first = {s: await client.get(f"/{s}/report") for s in ("on", "off")}
         on.fail_status = off.fail_status = 503  # the instances answer, with 503
         stale = await client.get("/on/report")
@@ -71,7 +72,7 @@ async def test_fallback_replaces_a_5xx_answer_and_is_off_by_default(upstreams) -
         on.fail_status = None  # serving again: the live answer, not the kept one
         live = await client.get("/on/report")
         assert live.status_code == 200 and "x-gateway-fallback" not in live.headers
-        assert (await client.put("/services/on/policy", json={"fallback_max_age": 0})).status_code == 200
+        assert (await client.put("/services/on/policy", headers=ADMIN, json={"fallback_max_age": 0})).status_code == 200
         on.fail_status = 503
         assert (await client.get("/on/report")).status_code == 503  # switched off per service
 

@@ -16,7 +16,7 @@ import pytest
 from sync.gateway.breaker import BreakerState
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
-from tests.gateway.conftest import make_settings, serve_with_edge
+from tests.gateway.conftest import ADMIN, make_settings, serve_with_edge
 from tests.gateway.test_connection_reuse import process
 from tests.servers import free_port
 
@@ -91,7 +91,7 @@ async def test_failures_before_the_first_passing_check_do_not_open_the_breaker()
     port = free_port()
     gateway = APIGateway(settings=make_settings(HEALTH_CHECK_INTERVAL=30, CIRCUIT_BREAKER_THRESHOLD=2))
     async with gateway, serve_with_edge(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
-        r = await client.post("/services/ml", json=ml_endpoint(port).to_dict())
+        r = await client.post("/services/ml", headers=ADMIN, json=ml_endpoint(port).to_dict())
         assert r.status_code == 201
         inst = gateway.registry.find_instance("ml-1")
         assert inst is not None and inst.health_state == "starting" and inst.healthy  # not checked yet

@@ -16,7 +16,7 @@ import pytest
 
 from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.breaker import BreakerState
-from tests.gateway.conftest import direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, ADMIN_TOKEN, direct, endpoint, make_settings
 from tests.gateway.test_ratelimit import admitted, burst_of
 from tests.servers import free_port
 
@@ -45,7 +45,7 @@ async def gateway_process(redis_url: str, services: str, *, workers: int = 1,
                           started: list[subprocess.Popen[bytes]] | None = None) -> AsyncIterator[str]:
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_SERVICES": services, "HEALTH_CHECK_INTERVAL": "3600",
-           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+           "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": ADMIN_TOKEN}
     for key in ("JWT_SECRET", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
         env.pop(key, None)
     proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
@@ -75,7 +75,7 @@ async def test_two_gateway_processes_share_registry_and_exact_limits(upstreams, 
     services = f"inventory={inv.url}"
     async with gateway_process(redis_url, services) as a, gateway_process(redis_url, services) as b, \
             httpx.AsyncClient(limits=httpx.Limits(max_connections=60)) as client:
-        r = await client.post(f"{a}/rate-limits/inventory/*", json={"requests_per_minute": 1000,
+        r = await client.post(f"{a}/rate-limits/inventory/*", headers=ADMIN, json={"requests_per_minute": 1000,
                                                                       "requests_per_hour": 20, "burst_limit": 1000})
         assert r.status_code == 200
         seen = (await client.get(f"{b}/rate-limits")).json()["rules"]
@@ -84,7 +84,7 @@ async def test_two_gateway_processes_share_registry_and_exact_limits(upstreams, 
         assert admitted(list(responses)) == 20
         assert {r.json()["instance"] for r in responses if r.status_code == 200} == {"inv-1"}
         body = {"name": "extra-1", "url": extra.url, "health_check_url": extra.url + "/health"}
-        assert (await client.post(f"{a}/services/extra", json=body)).status_code == 201
+        assert (await client.post(f"{a}/services/extra", headers=ADMIN, json=body)).status_code == 201
         routed = await client.get(f"{b}/extra/hello")
         assert routed.status_code == 200 and routed.json()["instance"] == "extra-1"
         assert "extra" in (await client.get(f"{b}/services")).json()["services"]
@@ -162,7 +162,7 @@ async def test_workers_share_one_port_registry_and_exact_limits(upstreams, redis
         parent = started[0].pid
         workers = _children(parent)
         assert len(workers) == 2
-        r = await fresh("POST", f"{url}/rate-limits/inventory/*", json={
+        r = await fresh("POST", f"{url}/rate-limits/inventory/*", headers=ADMIN, json={
             "requests_per_minute": 1000, "requests_per_hour": 15, "burst_limit": 1000})
         assert r.status_code == 200
         for _ in range(200):  # the other worker learns the rule from Redis

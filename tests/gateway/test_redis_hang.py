@@ -56,7 +56,7 @@ async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, c
                                                         burst_limit=10_000))
         async with direct(gateway) as client:
             assert [(await client.get("/inventory/x")).status_code for _ in range(3)] == [200] * 3
-            limiter = gateway._limiter
+            limiter = gateway.limiter
             assert isinstance(limiter, RedisLimiter) and not limiter.down and limiter.failed_calls == 0
 
             admin = sync_redis.Redis.from_url(redis.url)

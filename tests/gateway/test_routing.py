@@ -8,8 +8,9 @@ import httpx
 import pytest
 import uvicorn
 
+from sync import __version__
 from sync.api_gateway import APIGateway, RateLimit, ServiceEndpoint
-from tests.gateway.conftest import direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -29,6 +30,13 @@ def test_seed_configuration_example_builds_without_redis_running() -> None:
     gateway.set_rate_limit("custom/*", RateLimit(requests_per_minute=500, requests_per_hour=5000, burst_limit=100))
     assert gateway.registry.get("custom").instances[0].endpoint.weight == 2  # type: ignore[union-attr]
     assert gateway.rules.match("custom", "x").limit.burst_limit == 100
+
+
+async def test_the_gateway_reports_the_package_version() -> None:
+    async with direct(APIGateway(settings=make_settings())) as client:
+        assert (await client.get("/")).json()["version"] == __version__
+        assert (await client.get("/health")).json()["version"] == __version__
+        assert (await client.get("/openapi.json")).json()["info"]["version"] == __version__
 
 
 def test_reserved_and_bad_service_names_are_refused() -> None:
@@ -69,22 +77,22 @@ async def test_services_and_limits_registered_over_http(upstreams) -> None:  # t
     gateway = APIGateway(settings=make_settings(GATEWAY_TIMEOUT=7, CIRCUIT_BREAKER_THRESHOLD=4))
     async with direct(gateway) as client:
         body = {"name": "ml-1", "url": ml.url, "health_check_url": ml.url + "/health", "weight": 2}
-        r = await client.post("/services/ml", json=body)
+        r = await client.post("/services/ml", headers=ADMIN, json=body)
         assert r.status_code == 201, r.text
         assert r.json()["instance"]["timeout"] == 7 and r.json()["instance"]["circuit_breaker_threshold"] == 4
         r = await client.post("/ml/predict", json={"features": {}})
         assert r.status_code == 200 and r.json()["path"] == "/predict" and r.json()["method"] == "POST"
-        r = await client.post("/rate-limits/ml/*", json={"requests_per_minute": 10, "requests_per_hour": 100,
-                                                          "burst_limit": 5})
+        r = await client.post("/rate-limits/ml/*", headers=ADMIN,
+                              json={"requests_per_minute": 10, "requests_per_hour": 100, "burst_limit": 5})
         assert r.status_code == 200 and r.json()["endpoint"] == "ml/*"
         assert (await client.get("/rate-limits")).json()["rules"]["ml/*"]["burst_limit"] == 5
-        r = await client.post("/services/health", json=body)
+        r = await client.post("/services/health", headers=ADMIN, json=body)
         assert r.status_code == 422 and "reserved" in r.json()["error"]["message"]
-        r = await client.post("/services/ml", json={**body, "url": "ftp://nope", "weight": 0})
+        r = await client.post("/services/ml", headers=ADMIN, json={**body, "url": "ftp://nope", "weight": 0})
         assert r.status_code == 422
         fields = {d["field"] for d in r.json()["error"]["details"]}
         assert {"url", "weight"} <= fields
-        r = await client.post("/rate-limits/ml/*", json={"requests_per_minute": 0})
+        r = await client.post("/rate-limits/ml/*", headers=ADMIN, json={"requests_per_minute": 0})
         assert r.status_code == 422
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from sync.gateway.admin import MAX_RULES
 from sync.gateway.gateway import APIGateway
-from tests.gateway.conftest import direct, endpoint, make_settings
+from tests.gateway.conftest import ADMIN, direct, endpoint, make_settings
 
 pytestmark = pytest.mark.anyio
 LIMIT = {"requests_per_minute": 10, "requests_per_hour": 100, "burst_limit": 5}
@@ -26,14 +26,14 @@ async def _gateway(upstreams):  # type: ignore[no-untyped-def]
 async def test_unknown_properties_are_refused_and_named(upstreams) -> None:  # type: ignore[no-untyped-def]
     gateway = await _gateway(upstreams)
     async with direct(gateway) as client:
-        r = await client.post("/rate-limits/inventory/*", json={**LIMIT, "colour": "red", "burst": 3})
+        r = await client.post("/rate-limits/inventory/*", headers=ADMIN, json={**LIMIT, "colour": "red", "burst": 3})
         assert r.status_code == 422
         fields = {d["field"] for d in r.json()["error"]["details"]}
         assert fields == {"colour", "burst"}
         up = gateway.registry.find_instance("ml-1")
         assert up is not None
         body = {**up.endpoint.to_dict(), "wieght": 3}
-        r = await client.post("/services/ml", json=body)
+        r = await client.post("/services/ml", headers=ADMIN, json=body)
         assert r.status_code == 422 and {d["field"] for d in r.json()["error"]["details"]} == {"wieght"}
         assert (await client.get("/rate-limits")).json()["rules"] == {}
 
@@ -45,7 +45,7 @@ async def test_unknown_properties_are_refused_and_named(upstreams) -> None:  # t
 async def test_patterns_that_name_no_service_or_are_malformed_are_refused(upstreams, pattern: str) -> None:  # type: ignore[no-untyped-def]
     gateway = await _gateway(upstreams)
     async with direct(gateway) as client:
-        r = await client.post(f"/rate-limits/{pattern}", json=LIMIT)
+        r = await client.post(f"/rate-limits/{pattern}", headers=ADMIN, json=LIMIT)
         assert r.status_code in (404, 422), (pattern, r.text)
         if r.status_code == 422:
             assert r.json()["error"]["details"]["field"] == "endpoint"
@@ -58,7 +58,7 @@ async def test_good_patterns_are_kept(upstreams) -> None:  # type: ignore[no-unt
             "inventory/sku-[0-9]"]
     async with direct(gateway) as client:
         for pattern in good:
-            r = await client.post(f"/rate-limits/{pattern}", json=LIMIT)
+            r = await client.post(f"/rate-limits/{pattern}", headers=ADMIN, json=LIMIT)
             assert r.status_code == 200, (pattern, r.text)
         rules = (await client.get("/rate-limits")).json()["rules"]
     assert set(rules) == {p.lstrip("/") for p in good}
@@ -71,7 +71,7 @@ async def test_a_fuzz_run_adds_no_rules(upstreams) -> None:  # type: ignore[no-u
     async with direct(gateway) as client:
         for _ in range(80):
             junk = rng.choice("abcxyz:@~.-_") + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
-            r = await client.post(f"/rate-limits/{junk}", json=LIMIT)
+            r = await client.post(f"/rate-limits/{junk}", headers=ADMIN, json=LIMIT)
             assert r.status_code in (404, 405, 422), (junk, r.status_code, r.text)
         assert (await client.get("/rate-limits")).json()["rules"] == {}
 
@@ -80,9 +80,10 @@ async def test_the_number_of_rules_is_capped(upstreams) -> None:  # type: ignore
     gateway = await _gateway(upstreams)
     async with direct(gateway) as client:
         for i in range(MAX_RULES):
-            assert (await client.post(f"/rate-limits/inventory/p{i}", json=LIMIT)).status_code == 200
-        r = await client.post("/rate-limits/inventory/one-more", json=LIMIT)
+            assert (await client.post(f"/rate-limits/inventory/p{i}", headers=ADMIN, json=LIMIT)).status_code == 200
+        r = await client.post("/rate-limits/inventory/one-more", headers=ADMIN, json=LIMIT)
         assert r.status_code == 409 and r.json()["error"]["details"]["max_rules"] == MAX_RULES
-        assert (await client.post("/rate-limits/inventory/p0", json={**LIMIT, "burst_limit": 1})).status_code == 200
+        r = await client.post("/rate-limits/inventory/p0", headers=ADMIN, json={**LIMIT, "burst_limit": 1})
+        assert r.status_code == 200
         rules = (await client.get("/rate-limits")).json()["rules"]
     assert len(rules) == MAX_RULES and rules["inventory/p0"]["burst_limit"] == 1

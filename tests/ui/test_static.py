@@ -10,7 +10,7 @@ import pytest
 from sync.api_gateway import APIGateway
 from sync.cli import main
 from sync.ui.app import STATIC_DIR
-from tests.gateway.conftest import SECRET, direct, make_settings
+from tests.gateway.conftest import ADMIN, SECRET, direct, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +52,7 @@ async def test_with_jwt_on_the_page_needs_no_token_holds_no_secret_and_the_api_s
 
 async def test_no_service_can_take_the_ui_prefix() -> None:
     async with direct(APIGateway(settings=make_settings())) as client:
-        resp = await client.post("/services/ui", json={"name": "ui-1", "url": "http://127.0.0.1:9",
+        resp = await client.post("/services/ui", headers=ADMIN, json={"name": "ui-1", "url": "http://127.0.0.1:9",
                                                        "health_check_url": "http://127.0.0.1:9/health"})
         assert resp.status_code == 422 and resp.json()["error"]["details"]["field"] == "service_name"
 

@@ -124,6 +124,10 @@ class _State:
 
 
 class MemoryLimiter:
+    """A :class:`~sync.gateway.ratelimit.limiter.Limiter` whose counts live in this process."""
+
+    backend: str = "memory"
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._states: dict[str, _State] = {}
@@ -131,6 +135,12 @@ class MemoryLimiter:
 
     async def check(self, key: str, limit: RateLimit) -> Decision:
         return self.check_now(key, limit)
+
+    async def ping(self) -> None:
+        """Nothing to reach: local limits always apply."""
+
+    async def aclose(self) -> None:
+        """Nothing to release (the counts stay: a gateway started again keeps its clients' allowances)."""
 
     def check_now(self, key: str, limit: RateLimit) -> Decision:
         now = self._clock()

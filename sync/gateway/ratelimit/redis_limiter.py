@@ -146,7 +146,7 @@ _PROBE_EVERY = 0.5  # seconds between background probes while Redis is known bad
 
 
 class RedisLimiter:
-    """``client`` is the pipelined :class:`RespClient` (one per process); the limiter does not close it.
+    """``client`` is the pipelined :class:`RespClient` (one per process); :meth:`aclose` closes it.
 
     A circuit around the client: the first failed call (no connection, or no reply within the client's
     timeout) marks Redis down, logged once. While it is down no request touches Redis (each gets the
@@ -155,6 +155,8 @@ class RedisLimiter:
     requests go back to Redis. So a hung Redis delays only the requests already waiting on it, by at
     most the timeout.
     """
+
+    backend: str = "redis"
 
     def __init__(self, client: RespClient, *, fail_closed: bool, on_error: Callable[[], None],
                  prefix: str = "gw:rl", probe_every: float = _PROBE_EVERY) -> None:
@@ -228,8 +230,18 @@ class RedisLimiter:
                                       details={"retry_after": self._probe_every})
         return self._fallback.check_now(key, limit)
 
+    async def ping(self) -> None:
+        """Raise :class:`RespError` while Redis is known down (the fallback applies), or when it does not
+        answer PING now."""
+        if self.down:
+            raise RespError("the rate limiter found Redis unreachable or too slow; local limits apply")
+        await self._client.ping()
+
     async def aclose(self) -> None:
+        """Stop the probe and close the connection; the next check (after a restart) tries Redis afresh."""
         probe, self._probe = self._probe, None
         if probe is not None:
             probe.cancel()
             await asyncio.gather(probe, return_exceptions=True)
+        self.down = False
+        await self._client.aclose()

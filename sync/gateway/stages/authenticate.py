@@ -1,4 +1,4 @@
-"""Stage 4: with JWT configured, proxied routes need a valid bearer token unless the path is public."""
+"""With JWT configured, proxied routes need a valid bearer token unless the path is public."""
 
 from __future__ import annotations
 

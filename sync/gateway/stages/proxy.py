@@ -1,4 +1,4 @@
-"""Stage 6: forward to an instance over the process's upstream connection pool and stream the answer back.
+"""Innermost stage: forward to an instance over the process's upstream connection pool and stream the answer back.
 
 Small request bodies (up to ``REPLAY_LIMIT``) are read first so an idempotent request can be retried;
 larger ones are streamed to the upstream and never retried. Responses are streamed in chunks; only a
@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import NoReturn
 
 from sync.errors import BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge, UpstreamUnavailable
@@ -38,18 +39,18 @@ REPLAY_LIMIT = 256 * 1024
 SMALL_RESPONSE = 64 * 1024
 
 
+@dataclass(slots=True, eq=False, kw_only=True)
 class Proxy:
-    def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
-                 metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool],
-                 request_deadline: float | None = None, readiness: HealthChecker | None = None) -> None:
-        self.upstreams = upstreams
-        self.max_body = max_body
-        self.budget = budget
-        self.metrics = metrics
-        self.clients = clients
-        self.debug = debug
-        self.request_deadline = request_deadline
-        self.readiness = readiness
+    """The innermost stage: it answers, so it wraps no further app."""
+
+    upstreams: UpstreamPool
+    max_body: int
+    budget: RetryBudget
+    metrics: GatewayMetrics
+    clients: ClientResolver
+    debug: Callable[[], bool]
+    request_deadline: float | None = None
+    readiness: HealthChecker | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]

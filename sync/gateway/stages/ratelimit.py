@@ -1,33 +1,28 @@
-"""Stage 5: the most specific rule for this endpoint, applied per client (JWT subject, else address)."""
+"""The most specific rule for this endpoint, applied per client (JWT subject, else address)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
 
 from sync.errors import RateLimited
 from sync.gateway.clientip import ClientResolver
 from sync.gateway.metrics import GatewayMetrics
-from sync.gateway.models import RateLimit
-from sync.gateway.ratelimit.decision import Decision, decision_headers
-from sync.gateway.ratelimit.memory import MemoryLimiter
+from sync.gateway.ratelimit.decision import decision_headers
+from sync.gateway.ratelimit.limiter import Limiter
 from sync.gateway.ratelimit.rules import RuleTable
 from sync.gateway.stages.context import RequestContext
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
 
 
-class Limiter(Protocol):
-    async def check(self, key: str, limit: RateLimit) -> Decision: ...
-
-
+@dataclass(slots=True, eq=False)
 class RateLimitStage:
-    """``limiter`` is swapped by the gateway at start-up (memory -> Redis) and back at shutdown."""
-    def __init__(self, app: ASGIApp, rules: RuleTable, limiter: Limiter, clients: ClientResolver,
-                 metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.rules = rules
-        self.limiter = limiter
-        self.clients = clients
-        self.metrics = metrics
+    """``limiter`` is chosen from the settings before the stage is built (``build_limiter``), never swapped."""
+
+    app: ASGIApp
+    rules: RuleTable
+    limiter: Limiter
+    clients: ClientResolver
+    metrics: GatewayMetrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -42,11 +37,7 @@ class RateLimitStage:
             ctx.client = self.clients.client(scope, forwarded)
             who = "ip:" + ctx.client
         rule = self.rules.match(ctx.service, ctx.path)
-        limiter = self.limiter
-        if isinstance(limiter, MemoryLimiter):  # no coroutine for the in-memory case
-            decision = limiter.check_now(rule.pattern + "|" + who, rule.limit)
-        else:
-            decision = await limiter.check(rule.pattern + "|" + who, rule.limit)
+        decision = await self.limiter.check(rule.pattern + "|" + who, rule.limit)
         headers = decision_headers(rule.limit_bytes, rule.policy, decision)
         if not decision.allowed:
             self.metrics.rate_limited[rule.pattern] += 1

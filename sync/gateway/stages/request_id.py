@@ -1,4 +1,4 @@
-"""Stage 2: the request id (kept when the client's is sane, else generated) and per-request metrics."""
+"""The request id (kept when the client's is sane, else generated) and per-request metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 
 from sync.errors import SyncError
 from sync.gateway.metrics import GatewayMetrics
@@ -15,10 +16,10 @@ from sync.gateway.types import ASGIApp, Receive, Scope, Send
 _VALID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+@dataclass(slots=True, eq=False)
 class RequestId:
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    app: ASGIApp
+    metrics: GatewayMetrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()

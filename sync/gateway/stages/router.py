@@ -1,10 +1,11 @@
-"""Stage 3: the gateway's own routes go to the admin app; ``/{service}/{path}`` of a registered
+"""The gateway's own routes go to the admin app; ``/{service}/{path}`` of a registered
 service goes down the chain; anything else is a 404 before auth or limits spend anything on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sync.errors import NotFound
 from sync.gateway.balancer import Pool
@@ -16,13 +17,12 @@ from sync.gateway.types import ASGIApp, Message, Receive, Scope, Send
 _RESERVED_BYTES = frozenset(name.encode() for name in RESERVED)
 
 
+@dataclass(slots=True, eq=False)
 class Router:
-    def __init__(self, proxy_chain: ASGIApp, admin: ASGIApp, lookup: Callable[[str], Pool | None],
-                 lookup_missing: Callable[[str], Awaitable[Pool | None]]) -> None:
-        self.proxy_chain = proxy_chain
-        self.admin = admin
-        self.lookup = lookup  # this process's registry
-        self.lookup_missing = lookup_missing  # asks the shared registry (Redis), only on a miss
+    app: ASGIApp  # the rest of the chain, for proxied requests
+    admin: ASGIApp
+    lookup: Callable[[str], Pool | None]  # this process's registry
+    lookup_missing: Callable[[str], Awaitable[Pool | None]]  # asks the shared registry (Redis), only on a miss
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw: bytes = scope.get("raw_path") or scope["path"].encode()  # raw_path never holds the query
@@ -49,4 +49,4 @@ class Router:
         ctx.service = service
         ctx.upstream_path = upstream_path
         ctx.path = upstream_path[1:].decode("latin-1")
-        await self.proxy_chain(scope, receive, send)
+        await self.app(scope, receive, send)
