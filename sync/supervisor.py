@@ -166,6 +166,25 @@ def wait_healthy(url: str, deadline: float, alive: Callable[[], bool]) -> bool:
     return False
 
 
+def wait_routable(gateway_url: str, services: Sequence[str], deadline: float, alive: Callable[[], bool]) -> bool:
+    """Wait until the gateway's /health has a ready instance of each of ``services``.
+
+    A service answering its own /health is not yet reachable through the gateway: the gateway marks an
+    instance ready at its next health check (at most a second later). ``up`` announces the stack only
+    after that, so a command run right after the banner never finds a service "down"."""
+    wanted = set(services)
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(f"{gateway_url}/health", timeout=2) as resp:  # noqa: S310 - our own URL
+                deps = json.loads(resp.read()).get("dependencies", {})
+            if all(deps.get(name, {}).get("status") == "ok" for name in wanted):
+                return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def instance_name(service: ServiceProcess) -> str:
     return f"{service.name}-{service.port}"
 
@@ -330,6 +349,13 @@ class Supervisor:
         gateway = self.services[-1]
         if self.settings.SERVICE_REGISTRY_URL:
             self._register(self.settings.SERVICE_REGISTRY_URL)
+        assert gateway.proc is not None
+        backends = sorted({service.name for service in self.services[:-1]})
+        if not wait_routable(gateway.url, backends, deadline, partial(self._alive, gateway.proc)):
+            if self._stopping.is_set():
+                return 0
+            print(f"the gateway at {gateway.url} did not see {', '.join(backends)} ready", file=sys.stderr)
+            return 1
         workers = f", {gateway.workers} workers" if gateway.workers > 1 else ""
         print("\nInventory Improvements System is up:")
         print(f"  gateway    {gateway.url}   (docs: {gateway.url}/services, metrics: {gateway.url}/metrics{workers})")
