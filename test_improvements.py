@@ -32,7 +32,7 @@ from sync.api_gateway import APIGateway, RateLimit, ServiceEndpoint
 from sync.ml_integration import MLInventoryIntelligence
 from sync.settings import Settings
 from tests.ml.data import demand_frame
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 FEATURES = {"historical_demand": 120, "seasonality": 0.5, "trend": 10, "price": 50, "promotions": 1}
 

@@ -13,7 +13,7 @@ import pytest
 
 from sync.analytics.app import create_app
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 ENDPOINTS = ("/metrics", "/kpis", "/classification", "/reorder-alerts", "/stock-value")
 

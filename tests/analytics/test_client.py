@@ -14,7 +14,7 @@ from sync.analytics.client import InventoryClient, UpstreamContractError
 from sync.errors import UpstreamUnavailable
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from sync.analytics.app import create_app as create_analytics
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 ENDPOINTS = ("/metrics", "/kpis", "/classification", "/reorder-alerts", "/stock-value")
 BIG_INT = 2**63 - 1

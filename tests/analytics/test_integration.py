@@ -28,7 +28,7 @@ from sync.analytics.app import create_app as create_analytics
 from sync.analytics.client import InventoryClient
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 SKUS = [
     {"code": "FAST", "name": "Fast mover", "unit_cost": 2, "price": 5, "reorder_point": 5, "max_qty": 50},

@@ -25,7 +25,7 @@ from sync.ml.service import create_app
 from sync.ml.validation import MAX_FEATURE_MAGNITUDE, check_quantiles
 from sync.settings import Settings
 from tests.ml.servers import Client, serving
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 DEMAND = ["historical_demand", "seasonality", "trend", "price", "promotions"]
 PRICING = ["historical_demand", "competitor_price", "cost", "seasonality", "inventory_level"]

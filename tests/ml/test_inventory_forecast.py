@@ -10,7 +10,7 @@ from sync.inventory.app import create_app as create_inventory_app
 from sync.ml.service import create_app
 from sync.settings import Settings
 from tests.ml.servers import serving
-from tests.servers import free_port
+from tests.serving import free_port
 
 
 def test_forecast_reads_demand_history_from_the_inventory_service(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from sync.cli import main
 from sync.gateway.service import create_gateway
 from tests.gateway.conftest import make_settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 from tests.ui.conftest import UiStack, expired_token
 
 

@@ -14,7 +14,7 @@ from sync.inventory.app import create_app as create_inventory_app
 from sync.ml.service import create_app
 from sync.settings import Settings
 from tests.ml.servers import Client, serving
-from tests.servers import free_port
+from tests.serving import free_port
 
 SKUS = ["20723", "21094", "21116", "21439", "15044D", "21106"]
 
