@@ -14,9 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.serving import Spawned, answers, free_port
+
+pytestmark = pytest.mark.slow
 
 SEED = Path(__file__).parent / "seed_examples"
 

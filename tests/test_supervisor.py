@@ -6,10 +6,13 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from sync.supervisor import ServiceProcess, register_with
 from tests.serving import Spawned, answers, free_port
+
+pytestmark = pytest.mark.slow
 
 
 def test_services_register_themselves_with_a_running_gateway(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ def client(dead_inventory_url: str) -> Iterator[httpx.Client]:
     ("/classification?abc=D", "abc"),
     ("/reorder-alerts?cover_days=-3", "cover_days"),
 ])
+@pytest.mark.slow
 def test_bad_query_parameters_get_a_422_naming_the_field(client: httpx.Client, path: str, field: str) -> None:
     resp = client.get(path)
     assert resp.status_code == 422, resp.text

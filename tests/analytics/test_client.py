@@ -48,6 +48,7 @@ def _call(url: str, path: str, params: dict[str, str] | None = None,
     return asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_request_the_inventory_service_refuses_is_a_502_not_an_outage(inventory_url: str) -> None:
     with pytest.raises(UpstreamContractError) as caught:
         _call(inventory_url, "/movements", {"since": "not-a-date"})
@@ -63,6 +64,7 @@ def test_an_unknown_path_is_a_502(inventory_url: str) -> None:
         _call(inventory_url, "/no-such-list")
 
 
+@pytest.mark.slow
 def test_a_hung_upstream_times_out_into_a_503(silent_server: str) -> None:
     with pytest.raises(UpstreamUnavailable) as caught:
         _call(silent_server, "/skus", timeout=httpx.Timeout(0.5))
@@ -70,6 +72,7 @@ def test_a_hung_upstream_times_out_into_a_503(silent_server: str) -> None:
     assert caught.value.to_dict()["error"]["code"] == "service_unavailable"
 
 
+@pytest.mark.slow
 def test_health_of_a_hung_upstream_is_down(silent_server: str) -> None:
     async def go() -> dict[str, object]:
         client = InventoryClient(silent_server)

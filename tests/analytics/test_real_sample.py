@@ -23,6 +23,8 @@ from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
 from tests.serving import free_port, running
 
+pytestmark = pytest.mark.slow
+
 ORIGINAL_AS_OF = datetime.fromisoformat("2011-06-30T00:00:00+00:00")
 WINDOW = 90
 SAMPLE_CSV = Path(__file__).parents[2] / "sync" / "data" / "online_retail_sample.csv"

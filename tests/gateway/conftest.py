@@ -92,9 +92,10 @@ async def serve_with_edge(gateway: APIGateway) -> AsyncIterator[str]:
         await task
 
 
-@pytest.fixture(params=["uvicorn", "edge"])
+@pytest.fixture(params=[pytest.param("uvicorn", marks=pytest.mark.slow), "edge"])
 def serving(request: pytest.FixtureRequest) -> Serving:
-    """Serve a gateway on a free port (yields its base URL); every test that serves runs on both servers."""
+    """Serve a gateway on a free port (yields its base URL); every test that serves runs on both servers
+    (``make test-fast`` on the edge server only, the one production runs)."""
     return serve_with_uvicorn if request.param == "uvicorn" else serve_with_edge
 
 

@@ -47,6 +47,7 @@ async def gateway_for(service: str, url: str, **kw: object) -> AsyncIterator[tup
         yield gateway, client
 
 
+@pytest.mark.slow
 async def test_a_post_after_an_upstream_500_is_applied_not_502() -> None:
     port = free_port()
     with process(["-m", "tests.gateway.raising_app", str(port)], port):
@@ -62,6 +63,7 @@ async def test_a_post_after_an_upstream_500_is_applied_not_502() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 async def test_a_movement_after_an_inventory_500_is_applied(postgres_url: str) -> None:
     """The issue's own reproduction on the real inventory service: ``/events?after=<huge>`` 500s."""
     port = free_port()

@@ -61,6 +61,7 @@ def test_create_gateway_registers_settings_services() -> None:
         parse_services("inventory")
 
 
+@pytest.mark.slow
 def test_seed_usage_example_serves_with_uvicorn_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The seed's example, verbatim but for the port, served by ``uvicorn.run(gateway.app, ...)``."""
     port = free_port()

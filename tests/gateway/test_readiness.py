@@ -20,7 +20,7 @@ from tests.gateway.conftest import make_settings, serve_with_edge
 from tests.gateway.test_connection_reuse import process
 from tests.serving import free_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def ml_endpoint(port: int) -> ServiceEndpoint:

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_url, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(redis_url=redis_url, settings=make_settings())
@@ -59,6 +60,7 @@ async def gateway_process(redis_url: str, services: str, *, workers: int = 1,
         yield url
 
 
+@pytest.mark.slow
 async def test_two_gateway_processes_share_registry_and_exact_limits(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
     inv, extra = await upstreams("inv-1"), await upstreams("extra-1")
     services = f"inventory={inv.url}"
@@ -137,6 +139,7 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 async def test_workers_share_one_port_registry_and_exact_limits(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
     """``serve gateway --workers 2``: two processes on one port; the kernel spreads new connections over
     them, and a limit set through one holds exactly across both."""
@@ -177,6 +180,7 @@ async def test_workers_share_one_port_registry_and_exact_limits(upstreams, redis
     assert inv.hits == 15
 
 
+@pytest.mark.slow
 def test_workers_without_redis_are_refused() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RATE_LIMIT_REDIS_URL")}
     proc = subprocess.run([sys.executable, "-m", "sync.cli", "serve", "gateway", "--port", str(free_port()),

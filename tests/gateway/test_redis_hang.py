@@ -16,7 +16,7 @@ from sync.gateway.ratelimit.redis_limiter import RedisLimiter
 from tests.gateway.conftest import direct, endpoint, make_settings
 from tests.servers import throwaway_redis
 
-pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.slow]
 
 WORKERS = 10  # concurrent clients, each sending one request after another
 ROUNDS = 40  # requests per client while Redis hangs

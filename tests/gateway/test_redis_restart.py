@@ -15,7 +15,7 @@ from sync.gateway.shared import RULES, SERVICES
 from tests.gateway.conftest import direct, endpoint, make_settings
 from tests.servers import throwaway_redis
 
-pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.slow]
 
 
 async def _until(check, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -15,9 +15,10 @@ from sync.settings import Settings
 from tests.serving import running
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test that uses it runs twice: on a fresh SQLite file and on a fresh PostgreSQL database."""
+    """Each test that uses it runs twice: on a fresh SQLite file and on a fresh PostgreSQL database (a new
+    database per test: slow, so ``make test-fast`` runs the SQLite half)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'inventory.db'}"
     return str(request.getfixturevalue("postgres_url"))

@@ -7,12 +7,15 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sync.gateway.auth import issue_token
 from sync.gateway.service import create_gateway
 from sync.settings import Settings
 from tests.inventory.conftest import LiveServer, settings_for
 from tests.serving import running
+
+pytestmark = pytest.mark.slow
 
 CSV = b"sku,date,quantity,type\nGW-1,2024-01-02,3,receipt\n"
 SECRET = "gateway-jwt-secret-for-tests-0123456789"

@@ -114,6 +114,7 @@ def test_lead_time_model_switches_from_synthetic_rows_to_received_orders(tmp_pat
             assert late > 35 and punctual < late - 15
 
 
+@pytest.mark.slow
 def test_lead_time_refresh_with_an_unreachable_inventory_is_a_503(tmp_path: Path) -> None:
     from tests.serving import free_port
 

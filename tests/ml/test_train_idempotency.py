@@ -121,6 +121,7 @@ def test_a_retry_after_a_kill_right_after_saving_trains_no_second_version(tmp_pa
         proc.stop()
 
 
+@pytest.mark.slow
 def test_in_process_replay_conflict_and_a_failed_request_that_records_nothing(tmp_path: Path) -> None:
     from sync.ml.service import create_app
     from sync.settings import Settings

@@ -47,6 +47,7 @@ def test_a_loopback_caller_without_a_token_is_refused(serve: object) -> None:
     assert forwarded.status_code == 403
 
 
+@pytest.mark.slow
 def test_a_loopback_caller_needs_the_token_even_so(serve: object) -> None:
     base = serve(Settings(ADMIN_TOKEN="s3cret"))  # type: ignore[arg-type, operator]
     assert httpx.post(f"{base}/admin", timeout=10).status_code == 401
