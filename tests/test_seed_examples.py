@@ -54,7 +54,7 @@ def test_api_gateway_usage_example_serves(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     with Spawned([sys.executable, "-c", code], ready=answers(base + "/", status=None), cwd=tmp_path, env=env,
                  what="the gateway example"):
-        root = requests.get(base + "/", timeout=2)
+        root = requests.get(base + "/", timeout=10)
         assert root.status_code == 200
         services = requests.get(base + "/services", timeout=5).json()
         text = str(services)

@@ -22,7 +22,7 @@ def test_services_register_themselves_with_a_running_gateway(tmp_path: Path) -> 
     base = f"http://127.0.0.1:{port}"
     with Spawned([sys.executable, "-m", "sync.cli", "serve", "gateway", "--port", str(port)], cwd=tmp_path, env=env,
                  ready=answers(f"{base}/services"), what="gateway"):
-        before = requests.get(f"{base}/services", timeout=2).json()
+        before = requests.get(f"{base}/services", timeout=10).json()
         assert "inventory-9104" not in str(before)
         register_with(base, [ServiceProcess("inventory", "127.0.0.1", 9104), ServiceProcess("ml", "127.0.0.1", 9106)])
         after = str(requests.get(f"{base}/services", timeout=5).json())

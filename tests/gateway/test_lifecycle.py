@@ -78,7 +78,7 @@ uvicorn.run(gateway.app, host="127.0.0.1", port={port})
     base = f"http://127.0.0.1:{port}"
     with Spawned([sys.executable, "-c", code], ready=answers(f"{base}/services"), cwd=tmp_path, env=env,
                  timeout=30, what="the seed's example") as example:
-        body = httpx.get(f"{base}/services", timeout=1).json()
+        body = httpx.get(f"{base}/services", timeout=10).json()
         assert body["services"]["inventory"]["instances"][0]["name"] == "inventory-1"
     out = example.output()
     assert "Traceback" not in out and "ASGI 'lifespan' protocol appears unsupported" not in out

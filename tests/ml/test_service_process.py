@@ -23,7 +23,7 @@ def test_fresh_ml_service_answers_the_seed_predict_request(tmp_path: Path) -> No
     base = f"http://127.0.0.1:{port}"
     with Spawned([sys.executable, "-m", "sync.cli", "serve", "ml", "--port", str(port)], cwd=tmp_path, env=env,
                  ready=answers(f"{base}/health", status=None), timeout=120, stop_timeout=20, what="ML service"):
-        health = requests.get(f"{base}/health", timeout=2)
+        health = requests.get(f"{base}/health", timeout=10)
         assert health.status_code == 200 and health.json()["status"] == "ok"
         resp = requests.post(f"{base}/predict", json=SEED_BODY, timeout=10)
         assert resp.status_code == 200, resp.text
