@@ -169,13 +169,16 @@ class Spawned:
         self._reader = threading.Thread(target=self._read, args=(proc,), name=f"output-{proc.pid}", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while not self.ready(self):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                gone = proc.poll() is not None
-                self.stop()
-                pytest.fail(f"{self.what} {'exited' if gone else 'was not ready in time'}:\n{self.output(4000)}",
-                            pytrace=False)
-            time.sleep(0.1)
+        try:
+            while not self.ready(self):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    gone = proc.poll() is not None
+                    pytest.fail(f"{self.what} {'exited' if gone else 'was not ready in time'}:\n"
+                                f"{self.output(4000)}", pytrace=False)
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()  # never leave a half-started child behind
+            raise
         return self
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
