@@ -32,7 +32,7 @@ from sync.api_gateway import APIGateway, RateLimit, ServiceEndpoint
 from sync.ml_integration import MLInventoryIntelligence
 from sync.settings import Settings
 from tests.ml.data import demand_frame
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 FEATURES = {"historical_demand": 120, "seasonality": 0.5, "trend": 10, "price": 50, "promotions": 1}
 
@@ -46,6 +46,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> MLInventoryIntelligence
 
 
 class TestMLIntegration:
+    @pytest.mark.slow
     def test_train_model(self, tmp_path: Path) -> None:
         ml = MLInventoryIntelligence(model_path=str(tmp_path))
         ml.add_training_data("demand", demand_frame(800))
@@ -53,6 +54,7 @@ class TestMLIntegration:
         assert ml.models["demand_forecast"].is_trained
         assert any(tmp_path.iterdir()), "a trained model is saved, versioned, under model_path"
 
+    @pytest.mark.slow
     def test_prediction_follows_the_signal(self, trained: MLInventoryIntelligence) -> None:
         base = trained.predict("demand_forecast", FEATURES)
         promoted_cheaper = trained.predict("demand_forecast", dict(FEATURES, promotions=1, price=10))
@@ -71,6 +73,7 @@ class TestMLIntegration:
         assert result["sources"]["predicted_demand"].startswith("fallback:")  # no model was trained, and it says so
         assert "not trained" in result["sources"]["optimal_price"]
 
+    @pytest.mark.slow
     def test_anomalies_and_report(self, trained: MLInventoryIntelligence) -> None:
         data = demand_frame(400, seed=3)
         data.loc[7, "historical_demand"] = 5_000  # one planted outlier
@@ -80,6 +83,7 @@ class TestMLIntegration:
         assert 0.0 <= report["overall_performance"]["average_accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 def test_ml_integration_performance(trained: MLInventoryIntelligence) -> None:
     """Predictions at volume: every row answered with a finite figure (rates printed; bench/ holds the goals)."""
     rows = demand_frame(2_000, seed=9).drop(columns="demand")
@@ -138,6 +142,7 @@ class TestAPIGateway:
                 assert resp.status_code == 200 and resp.json() == {"instance": "a", "path": "levels/x"}
                 assert requests.get(f"{gw}/nowhere/x", timeout=10).status_code == 404
 
+    @pytest.mark.slow
     def test_rate_limit_refuses_past_the_limit(self) -> None:
         with running(_named_upstream("a"), free_port()) as up:
             gateway = APIGateway(settings=_gateway_settings())
@@ -163,6 +168,7 @@ class TestAPIGateway:
 
 
 class TestLoadBalancer:
+    @pytest.mark.slow
     def test_weighted_round_robin_follows_the_weights(self) -> None:
         with running(_named_upstream("a"), free_port()) as a, running(_named_upstream("b"), free_port()) as b:
             gateway = APIGateway(settings=_gateway_settings())
@@ -184,6 +190,7 @@ class TestLoadBalancer:
         assert {r.json()["instance"] for r in answers} == {"a"}
 
 
+@pytest.mark.slow
 def test_api_gateway_integration(tmp_path: Path) -> None:
     """The gateway in front of the real inventory service: a write and its read, through one entry point."""
     from sync.inventory.app import create_app

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import free_port, fresh_database, throwaway_postgres, throwaway_redis, unavailable
+from tests.servers import fresh_database, throwaway_postgres, throwaway_redis, unavailable
+from tests.serving import free_port
 
 
 @pytest.fixture(scope="session")
@@ -18,9 +19,7 @@ def redis_server_url() -> Iterator[str]:
         yield url
         return
     with throwaway_redis() as started:
-        if started is None:
-            unavailable("no Redis: set REDIS_URL or install redis-server")
-        yield started  # type: ignore[misc]
+        yield started.url
 
 
 @pytest.fixture
@@ -46,9 +45,7 @@ def postgres_server_url() -> Iterator[str]:
         yield url
         return
     with throwaway_postgres() as started:
-        if started is None:
-            unavailable("no PostgreSQL: set TEST_DATABASE_URL or install the server binaries")
-        yield started  # type: ignore[misc]
+        yield started.url
 
 
 @pytest.fixture

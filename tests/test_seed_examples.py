@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
+
+pytestmark = pytest.mark.slow
 
 SEED = Path(__file__).parent / "seed_examples"
 
@@ -50,25 +51,13 @@ def test_api_gateway_usage_example_serves(tmp_path: Path) -> None:
     assert 'uvicorn.run(gateway.app, host="0.0.0.0", port=8000)' in code
     code = code.replace("port=8000", f"port={port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT", "RATE_LIMIT", "REDIS"))}
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                root = requests.get(base + "/", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("the gateway example did not start")
-                time.sleep(0.2)
+    base = f"http://127.0.0.1:{port}"
+    with Spawned([sys.executable, "-c", code], ready=answers(base + "/", status=None), cwd=tmp_path, env=env,
+                 what="the gateway example"):
+        root = requests.get(base + "/", timeout=10)
         assert root.status_code == 200
         services = requests.get(base + "/services", timeout=5).json()
         text = str(services)
         assert "inventory-1" in text and "analytics-1" in text and "http://localhost:8004" in text
         limits = str(requests.get(base + "/rate-limits", timeout=5).json())
         assert "inventory/*" in limits and "200" in limits and "analytics/*" in limits
-    finally:
-        proc.terminate()
-        proc.wait(15)

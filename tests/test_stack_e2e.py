@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ import requests
 from sync.cli import make_parser
 from sync.settings import Settings
 from sync.supervisor import child_environment, plan, port_in_use
-from tests.servers import free_port
+from tests.serving import free_port
+from tests.stack import Stack, running_stack
 
 SEED = Path(__file__).parent / "seed_examples"
 pytestmark = pytest.mark.e2e
@@ -40,42 +40,13 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    workdir = tmp_path_factory.mktemp("stack")
-    ports = {name: free_port() for name in ("GATEWAY_PORT", "INVENTORY_PORT", "ANALYTICS_PORT", "ML_PORT")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS", "RATE_LIMIT", "JWT", "DATABASE"))}
-    env.update({k: str(v) for k, v in ports.items()})
-    env.pop("GATEWAY_SERVICES", None)
-    env.pop("INVENTORY_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sync.cli", "up"], cwd=workdir, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
-    lines: list[str] = []
-    up = threading.Event()
-
-    def read_output() -> None:  # keeps the pipe drained for the stack's whole life
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "Press Ctrl-C to stop" in line:
-                up.set()
-
-    threading.Thread(target=read_output, daemon=True).start()
-    # The supervisor prints its banner only once every service answered its own /health.
-    if not up.wait(150):
-        proc.kill()
-        proc.wait(10)
-        pytest.fail("stack did not come up within 150 s:\n" + "".join(lines)[-4000:])
-    yield {"base": base, "proc": proc, "ports": ports, "workdir": workdir}
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(10)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as started:
+        yield started
 
 
-def test_every_service_answers_health_through_the_gateway(stack: dict[str, object]) -> None:
-    base = stack["base"]
+def test_every_service_answers_health_through_the_gateway(stack: Stack) -> None:
+    base = stack.base
     for service in ("inventory", "analytics", "ml"):
         resp = requests.get(f"{base}/{service}/health", timeout=5)
         assert resp.status_code == 200, (service, resp.text)
@@ -84,11 +55,11 @@ def test_every_service_answers_health_through_the_gateway(stack: dict[str, objec
     assert gateway_health.status_code == 200
 
 
-def test_the_seeds_microservices_example_runs_unchanged(stack: dict[str, object]) -> None:
+def test_the_seeds_microservices_example_runs_unchanged(stack: Stack) -> None:
     """The seed's example, with only its base URL pointed at this test's gateway port."""
     source = (SEED / "microservices_integration.py").read_text()
     assert 'base_url = "http://localhost:8000"' in source
-    source = source.replace("http://localhost:8000", str(stack["base"]))
+    source = source.replace("http://localhost:8000", stack.base)
     result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert re.search(r"Inventory health: \{.*'status'", result.stdout), result.stdout
@@ -96,20 +67,19 @@ def test_the_seeds_microservices_example_runs_unchanged(stack: dict[str, object]
     assert re.search(r"ML prediction: \{.*'prediction': [-0-9.]+", result.stdout), result.stdout
 
 
-def test_demo_data_is_loaded_on_first_start(stack: dict[str, object]) -> None:
-    resp = requests.get(f"{stack['base']}/inventory/skus", params={"limit": 5}, timeout=5)
+def test_demo_data_is_loaded_on_first_start(stack: Stack) -> None:
+    resp = requests.get(f"{stack.base}/inventory/skus", params={"limit": 5}, timeout=5)
     assert resp.status_code == 200
     assert len(resp.json()["items"]) > 0
-    assert (Path(stack["workdir"]) / "var").is_dir()  # type: ignore[arg-type]
+    assert (stack.workdir / "var").is_dir()
 
 
-def test_ctrl_c_stops_every_child_and_frees_every_port(stack: dict[str, object]) -> None:
-    proc: subprocess.Popen[str] = stack["proc"]  # type: ignore[assignment]
-    ports: dict[str, int] = stack["ports"]  # type: ignore[assignment]
+def test_ctrl_c_stops_every_child_and_frees_every_port(stack: Stack) -> None:
+    ports = stack.ports
     children = [pid for port in ports.values() for pid in _processes_mentioning(f"--port {port}")]
     assert len(children) == 4, children
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(30) == 0
+    stack.process.send(signal.SIGINT)
+    assert stack.process.wait(30) == 0
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_processes_mentioning(f"--port {p}") for p in ports.values()):
         time.sleep(0.2)

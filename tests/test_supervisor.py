@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 import urllib.error
 from pathlib import Path
 
@@ -14,26 +12,19 @@ import requests
 
 from sync.supervisor import ServiceProcess, register_with
 from sync.web.admin_token import load_or_create
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
+
+pytestmark = pytest.mark.slow
 
 
 def test_services_register_themselves_with_a_running_gateway(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT", "REDIS", "RATE_LIMIT", "ADMIN_TOKEN"))}
     env["GATEWAY_SERVICES"] = ""
-    gateway = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--port", str(port)],
-                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                before = requests.get(f"{base}/services", timeout=2).json()
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or gateway.poll() is not None:
-                    pytest.fail("gateway did not start")
-                time.sleep(0.2)
+    with Spawned([sys.executable, "-m", "sync.cli", "serve", "gateway", "--port", str(port)], cwd=tmp_path, env=env,
+                 ready=answers(f"{base}/services"), what="gateway"):
+        before = requests.get(f"{base}/services", timeout=10).json()
         assert "inventory-9104" not in str(before)
         services = [ServiceProcess("inventory", "127.0.0.1", 9104), ServiceProcess("ml", "127.0.0.1", 9106)]
         with pytest.raises(urllib.error.HTTPError) as refused:  # the admin routes take the admin token only
@@ -44,6 +35,3 @@ def test_services_register_themselves_with_a_running_gateway(tmp_path: Path) -> 
         after = str(requests.get(f"{base}/services", timeout=5).json())
         assert "inventory-9104" in after and "http://127.0.0.1:9104/health" in after
         assert "ml-9106" in after
-    finally:
-        gateway.terminate()
-        gateway.wait(15)

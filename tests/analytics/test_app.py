@@ -13,7 +13,7 @@ import pytest
 
 from sync.analytics.app import create_app
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 ENDPOINTS = ("/metrics", "/kpis", "/classification", "/reorder-alerts", "/stock-value")
 
@@ -43,6 +43,7 @@ def client(dead_inventory_url: str) -> Iterator[httpx.Client]:
     ("/classification?abc=D", "abc"),
     ("/reorder-alerts?cover_days=-3", "cover_days"),
 ])
+@pytest.mark.slow
 def test_bad_query_parameters_get_a_422_naming_the_field(client: httpx.Client, path: str, field: str) -> None:
     resp = client.get(path)
     assert resp.status_code == 422, resp.text

@@ -22,7 +22,7 @@ import pytest
 from sync.analytics.app import create_app as create_analytics
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 ENDPOINTS = ("/metrics", "/kpis", "/classification", "/reorder-alerts", "/stock-value")
 BIG_INT = 2**63 - 1
@@ -92,6 +92,7 @@ def _strict_json(resp: httpx.Response) -> Any:
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.slow
 def test_every_report_survives_extreme_values_with_finite_numbers(analytics: httpx.Client, path: str) -> None:
     resp = analytics.get(path, params={"limit": 100} if path != "/stock-value" else None)
     assert resp.status_code == 200, resp.text
@@ -100,6 +101,7 @@ def test_every_report_survives_extreme_values_with_finite_numbers(analytics: htt
         assert math.isfinite(number), (path, where, number)
 
 
+@pytest.mark.slow
 def test_the_issue_reproducer_sku_gets_a_finite_order_value(analytics: httpx.Client) -> None:
     body = analytics.get("/reorder-alerts").json()
     alerts = {item["sku"]: item for item in body["items"]}
@@ -108,6 +110,7 @@ def test_the_issue_reproducer_sku_gets_a_finite_order_value(analytics: httpx.Cli
     assert body["total_order_value"] == MAX_FLOAT
 
 
+@pytest.mark.slow
 def test_values_beyond_the_float_range_saturate_instead_of_vanishing(analytics: httpx.Client) -> None:
     kpis = {item["sku"]: item for item in analytics.get("/kpis", params={"limit": 100}).json()["items"]}
     assert kpis["BIG"]["stock_value"] == MAX_FLOAT and kpis["BIG"]["cogs"] == MAX_FLOAT
@@ -125,6 +128,7 @@ def test_values_beyond_the_float_range_saturate_instead_of_vanishing(analytics: 
 @pytest.mark.parametrize("path", ("/metrics", "/kpis", "/classification"))
 @pytest.mark.parametrize("as_of", ("1000-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "0001-01-01T00:00:00Z",
                                    "9999-12-31T23:59:59Z"))
+@pytest.mark.slow
 def test_dates_outside_the_supported_range_are_a_422_naming_as_of(analytics: httpx.Client, path: str,
                                                                    as_of: str) -> None:
     resp = analytics.get(path, params={"as_of": as_of})
@@ -135,6 +139,7 @@ def test_dates_outside_the_supported_range_are_a_422_naming_as_of(analytics: htt
 
 
 @pytest.mark.parametrize("path", ("/metrics", "/kpis", "/classification"))
+@pytest.mark.slow
 def test_the_edges_of_the_supported_range_still_answer(analytics: httpx.Client, path: str) -> None:
     for as_of in ("1900-01-01T00:00:00Z", "2200-12-31T23:59:59Z"):
         params: dict[str, Any] = {"as_of": as_of, "window_days": 3650} if path != "/classification" else \
@@ -144,6 +149,7 @@ def test_the_edges_of_the_supported_range_still_answer(analytics: httpx.Client, 
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.slow
 def test_openapi_documents_the_error_responses(analytics: httpx.Client, path: str) -> None:
     responses = analytics.get("/openapi.json").json()["paths"][path]["get"]["responses"]
     for status in ("422", "502", "503"):

@@ -27,7 +27,7 @@ from sync.analytics.app import create_app as create_analytics
 from sync.clients.inventory import InventoryClient
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 SKUS = [
     {"code": "FAST", "name": "Fast mover", "unit_cost": 2, "price": 5, "reorder_point": 5, "max_qty": 50},
@@ -106,12 +106,14 @@ def _average_inventory_value(ledger: list[dict[str, Any]], start: datetime, end:
     return total / (end - start).total_seconds()
 
 
+@pytest.mark.slow
 def test_health_reports_the_inventory_dependency(stack: dict[str, Any]) -> None:
     body = _get(stack, "/health")
     assert body["status"] == "ok"
     assert body["dependencies"]["inventory"] == {"status": "ok", "url": stack["inventory_url"], "detail": None}
 
 
+@pytest.mark.slow
 def test_metrics_summary(stack: dict[str, Any]) -> None:
     m = _get(stack, "/metrics", window_days=30)
     assert m["sku_count"] == 5
@@ -129,6 +131,7 @@ def test_metrics_summary(stack: dict[str, Any]) -> None:
     assert datetime.fromisoformat(m["last_activity_at"]) == stack["last"]
 
 
+@pytest.mark.slow
 def test_metrics_turnover_matches_the_ledger_timestamps(stack: dict[str, Any]) -> None:
     as_of = stack["last"] + timedelta(days=1)
     m = _get(stack, "/metrics", window_days=30, as_of=as_of.isoformat())
@@ -141,6 +144,7 @@ def test_metrics_turnover_matches_the_ledger_timestamps(stack: dict[str, Any]) -
     assert m["annual_inventory_turnover"] == pytest.approx(151 / expected * 365 / 30, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_metrics_before_anything_happened(stack: dict[str, Any]) -> None:
     first = min(datetime.fromisoformat(r["created_at"]) for r in stack["ledger"])
     m = _get(stack, "/metrics", window_days=7, as_of=(first - timedelta(seconds=1)).isoformat())
@@ -148,6 +152,7 @@ def test_metrics_before_anything_happened(stack: dict[str, Any]) -> None:
     assert m["stockouts"] == 5 and m["units_shipped"] == 0 and m["inventory_turnover"] is None
 
 
+@pytest.mark.slow
 def test_per_sku_kpis(stack: dict[str, Any]) -> None:
     body = _get(stack, "/kpis", window_days=30)
     assert body["total"] == 5
@@ -163,6 +168,7 @@ def test_per_sku_kpis(stack: dict[str, Any]) -> None:
     assert [r["sku"] for r in body["items"]] == ["FAST", "GONE", "IDLE", "LOW", "NEW"]
 
 
+@pytest.mark.slow
 def test_kpis_filter_sort_and_page(stack: dict[str, Any]) -> None:
     body = _get(stack, "/kpis", sort="stock_value", limit=2)
     assert body["total"] == 5
@@ -173,6 +179,7 @@ def test_kpis_filter_sort_and_page(stack: dict[str, Any]) -> None:
     assert [r["sku"] for r in _get(stack, "/kpis", movement_class="dead")["items"]] == ["IDLE"]
 
 
+@pytest.mark.slow
 def test_reorder_alerts(stack: dict[str, Any]) -> None:
     body = _get(stack, "/reorder-alerts", window_days=30, cover_days=30)
     alerts = {a["sku"]: a for a in body["items"]}
@@ -185,6 +192,7 @@ def test_reorder_alerts(stack: dict[str, Any]) -> None:
     assert body["total_order_value"] == pytest.approx(7 * 3 + 1 * 7 + 14 * 10)
 
 
+@pytest.mark.slow
 def test_stock_value_by_location(stack: dict[str, Any]) -> None:
     body = _get(stack, "/stock-value")
     assert [row["location"] for row in body["items"]] == ["WH1", "WH2"]
@@ -195,6 +203,7 @@ def test_stock_value_by_location(stack: dict[str, Any]) -> None:
     assert body["total_stock_value_at_cost"] == pytest.approx(154)
 
 
+@pytest.mark.slow
 def test_classification(stack: dict[str, Any]) -> None:
     as_of = stack["last"] + timedelta(days=7)  # the week of the movements is then complete
     body = _get(stack, "/classification", weeks=4, as_of=as_of.isoformat())
@@ -216,6 +225,7 @@ def test_classification(stack: dict[str, Any]) -> None:
     assert body["thresholds"] == {"a_share": 0.8, "b_share": 0.95, "x_max": 0.5, "y_max": 1.0}
 
 
+@pytest.mark.slow
 def test_client_follows_cursors_across_pages(stack: dict[str, Any]) -> None:
     with InventoryClient(stack["inventory_url"], timeout=10, page_size=2) as client:
         moves, skus = client.movements(since="2000-01-01T00:00:00+00:00"), client.skus()
@@ -223,6 +233,7 @@ def test_client_follows_cursors_across_pages(stack: dict[str, Any]) -> None:
     assert sorted(s["code"] for s in skus) == sorted(s["code"] for s in SKUS)
 
 
+@pytest.mark.slow
 def test_cache_reuses_a_read_and_ttl_zero_sees_every_change(tmp_path: Path) -> None:
     with running(_start_inventory(tmp_path), free_port()) as inventory_url, \
             httpx.Client(base_url=inventory_url, timeout=10) as inventory:
@@ -239,6 +250,7 @@ def test_cache_reuses_a_read_and_ttl_zero_sees_every_change(tmp_path: Path) -> N
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_same_figures_with_the_inventory_service_on_postgresql(postgres_url: str) -> None:
     inventory_app = create_inventory(Settings(DATABASE_URL=postgres_url, DEMO_DATA=False))
     with running(inventory_app, free_port()) as inventory_url, \

@@ -21,7 +21,9 @@ import pytest
 from sync.analytics.app import create_app as create_analytics
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
+
+pytestmark = pytest.mark.slow
 
 ORIGINAL_AS_OF = datetime.fromisoformat("2011-06-30T00:00:00+00:00")
 WINDOW = 90

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from sync.analytics.frames import movements_frame
 from sync.analytics.timeline import stock_over_window
 
+pytestmark = pytest.mark.slow
+
 START = pd.Timestamp("2026-01-01", tz="UTC")
 END = START + pd.Timedelta(days=10)
 SKUS = ("a", "b", "c")

@@ -16,7 +16,7 @@ from sync.clients.inventory import InventoryClient, UpstreamContractError
 from sync.errors import NotFound, UpstreamUnavailable
 from sync.inventory.app import create_app as create_inventory
 from sync.settings import Settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 
 @pytest.fixture(scope="module")

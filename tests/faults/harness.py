@@ -1,6 +1,6 @@
-"""What the fault suite needs to break things for real: processes it can kill, a PostgreSQL and a Redis of its
-own that it can stop, restart and hang, a write load that retries as a careful client would, and the audit
-that counts what was lost or applied twice.
+"""What the fault suite needs to break things for real: service processes it can kill (its PostgreSQL and Redis
+are ``tests.servers.PostgresCluster`` and ``RedisServer``), a write load that retries as a careful client would,
+and the audit that counts what was lost or applied twice.
 
 Everything listens on loopback, on free ports; every loop is bounded in count and time.
 """
@@ -8,11 +8,7 @@ Everything listens on loopback, on free ports; every loop is bounded in count an
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -21,62 +17,37 @@ from pathlib import Path
 
 import requests
 
-from tests.servers import _pg_bin, _wait_port, free_port
-
-
-def wait_healthy(url: str, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    return False
+from tests.serving import Spawned, answers
 
 
 @dataclass
 class Service:
-    """One ``inventory-system serve NAME`` process."""
+    """One ``inventory-system serve NAME`` process; its output goes to ``NAME-PORT.log`` in ``workdir``."""
 
     name: str
     port: int
     env: dict[str, str]
     workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
+    process: Spawned | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> Service:
-        log = open(self.workdir / f"{self.name}-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sync.cli", "serve", self.name, "--port", str(self.port)],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        if not wait_healthy(self.url, timeout):
-            self.stop()
-            raise RuntimeError(f"{self.name} on {self.port} did not come up: {self.log_tail()}")
+        self.process = Spawned([sys.executable, "-m", "sync.cli", "serve", self.name, "--port", str(self.port)],
+                               ready=answers(f"{self.url}/health"), cwd=self.workdir, env=self.env,
+                               log=self.workdir / f"{self.name}-{self.port}.log", timeout=timeout,
+                               what=f"{self.name} on {self.port}").start()
         return self
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        if self.process is not None:
+            self.process.kill()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def log_tail(self, chars: int = 3000) -> str:
-        path = self.workdir / f"{self.name}-{self.port}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+        if self.process is not None:
+            self.process.stop()
 
 
 def service_env(**extra: str) -> dict[str, str]:
@@ -85,80 +56,6 @@ def service_env(**extra: str) -> dict[str, str]:
     env.update({"DEMO_DATA": "false", "LOG_LEVEL": "WARNING"})
     env.update(extra)
     return env
-
-
-class Postgres:
-    """A throwaway PostgreSQL cluster that can be stopped (immediately, as a crash would) and started again."""
-
-    def __init__(self) -> None:
-        self.initdb, self.pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        self.as_user: list[str] = []
-        if os.geteuid() == 0 and shutil.which("runuser"):
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self.tmp = tempfile.mkdtemp(prefix="pgfault-")
-        os.chmod(self.tmp, 0o777)  # noqa: S103 - throwaway dir the postgres user must write into
-        self.data = os.path.join(self.tmp, "data")
-        self.port = free_port()
-
-    @property
-    def available(self) -> bool:
-        return bool(self.initdb and self.pg_ctl)
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def init(self) -> None:
-        subprocess.run([*self.as_user, str(self.initdb), "-D", self.data, "-U", "postgres", "--auth=trust"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.start()
-
-    def start(self) -> None:
-        subprocess.run([*self.as_user, str(self.pg_ctl), "-D", self.data, "-w", "-l", os.path.join(self.tmp, "log"),
-                        "-o", f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def stop(self, mode: str = "immediate") -> None:
-        subprocess.run([*self.as_user, str(self.pg_ctl), "-D", self.data, "-m", mode, "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class Redis:
-    """A throwaway redis-server (no persistence) that can be killed, restarted empty, and hung with SIGSTOP."""
-
-    def __init__(self) -> None:
-        self.binary = shutil.which("redis-server")
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert self.binary
-        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not _wait_port(self.port):
-            raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def hang(self) -> None:
-        assert self.proc
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc
-        self.proc.send_signal(signal.SIGCONT)
 
 
 @dataclass

@@ -22,15 +22,14 @@ import requests
 
 from tests.faults.harness import (
     Outcome,
-    Postgres,
-    Redis,
     Service,
     audit,
     record,
     service_env,
     write_load,
 )
-from tests.servers import free_port, fresh_database, unavailable
+from tests.servers import PostgresCluster, RedisServer, fresh_database, unavailable
+from tests.serving import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
@@ -93,12 +92,9 @@ def test_killed_inventory_instance_costs_clients_nothing(workdir: Path, machine_
 
 
 @pytest.fixture
-def own_postgres(workdir: Path) -> Iterator[tuple[Postgres, Service]]:
+def own_postgres(workdir: Path) -> Iterator[tuple[PostgresCluster, Service]]:
     """A throwaway PostgreSQL cluster (the suite may stop it) and an inventory service on it, catalogue made."""
-    pg = Postgres()
-    if not pg.available:
-        unavailable("no PostgreSQL server binaries for a throwaway cluster")
-    pg.init()
+    pg = PostgresCluster().init()
     inventory = Service("inventory", free_port(), service_env(DATABASE_URL=pg.url), workdir).start()
     try:
         _catalog(inventory.url)
@@ -108,7 +104,7 @@ def own_postgres(workdir: Path) -> Iterator[tuple[Postgres, Service]]:
         pg.destroy()
 
 
-def test_postgres_restart_recovers_within_seconds(own_postgres: tuple[Postgres, Service]) -> None:
+def test_postgres_restart_recovers_within_seconds(own_postgres: tuple[PostgresCluster, Service]) -> None:
     pg, inventory = own_postgres
     marks: dict[str, float] = {}
 
@@ -131,7 +127,7 @@ def test_postgres_restart_recovers_within_seconds(own_postgres: tuple[Postgres, 
     assert health.status_code == 200
 
 
-def test_postgres_restart_while_idle_costs_at_most_one_write(own_postgres: tuple[Postgres, Service]) -> None:
+def test_postgres_restart_while_idle_costs_at_most_one_write(own_postgres: tuple[PostgresCluster, Service]) -> None:
     """The pool must not hand out connections that died with the server while nobody was writing."""
     pg, inventory = own_postgres
     warm = write_load(inventory.url, "FAULT-1", "MAIN", prefix="warm", clients=8, seconds=1)
@@ -150,10 +146,7 @@ def test_postgres_restart_while_idle_costs_at_most_one_write(own_postgres: tuple
 
 
 def test_redis_stopped_and_hung_under_gateway_load(workdir: Path, machine_database: str) -> None:
-    redis_server = Redis()
-    if not redis_server.binary:
-        unavailable("no redis-server binary for a throwaway Redis")
-    redis_server.start()
+    redis_server = RedisServer().start()
     inventory = Service("inventory", free_port(), service_env(DATABASE_URL=machine_database), workdir).start()
     gateway = Service("gateway", free_port(), service_env(
         GATEWAY_SERVICES=f"inventory={inventory.url}", REDIS_URL=redis_server.url, **GATEWAY_ENV), workdir).start()
@@ -168,7 +161,7 @@ def test_redis_stopped_and_hung_under_gateway_load(workdir: Path, machine_databa
             marks["restarted"] = time.monotonic()
             time.sleep(2)
             marks["hung"] = time.monotonic()
-            redis_server.hang()  # 2 s hung: connections open, nothing answers
+            redis_server.pause()  # 2 s hung: connections open, nothing answers
             time.sleep(2)
             redis_server.resume()
             marks["resumed"] = time.monotonic()

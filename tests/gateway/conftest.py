@@ -10,14 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from sync.settings import Settings
 from sync.web.edge import EdgeServer
 from tests.gateway.upstream import Upstream
-from tests.servers import free_port
+from tests.serving import running_in_loop
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 ADMIN_TOKEN = "gateway-admin-token-for-tests"  # what make_settings gives the gateway's admin check
@@ -72,23 +71,9 @@ async def upstreams() -> AsyncIterator[Callable[[str], Awaitable[Upstream]]]:
 Serving = Callable[[APIGateway], AbstractAsyncContextManager[str]]
 
 
-@asynccontextmanager
-async def serve_with_uvicorn(gateway: APIGateway) -> AsyncIterator[str]:
+def serve_with_uvicorn(gateway: APIGateway) -> AbstractAsyncContextManager[str]:
     """Serve ``gateway.app`` with uvicorn (lifespan on) on a free port, as the seed's example does."""
-    port = free_port()
-    config = uvicorn.Config(gateway.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "gateway did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    return running_in_loop(gateway.app)
 
 
 @asynccontextmanager
@@ -109,9 +94,10 @@ async def serve_with_edge(gateway: APIGateway) -> AsyncIterator[str]:
         await task
 
 
-@pytest.fixture(params=["uvicorn", "edge"])
+@pytest.fixture(params=[pytest.param("uvicorn", marks=pytest.mark.slow), "edge"])
 def serving(request: pytest.FixtureRequest) -> Serving:
-    """Serve a gateway on a free port (yields its base URL); every test that serves runs on both servers."""
+    """Serve a gateway on a free port (yields its base URL); every test that serves runs on both servers
+    (``make test-fast`` on the edge server only, the one production runs)."""
     return serve_with_uvicorn if request.param == "uvicorn" else serve_with_edge
 
 

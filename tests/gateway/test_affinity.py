@@ -30,6 +30,7 @@ async def placement(client: httpx.AsyncClient, keys: list[str]) -> dict[str, str
     return where
 
 
+@pytest.mark.slow
 async def test_keys_stay_put_when_an_unrelated_instance_leaves(upstreams) -> None:  # type: ignore[no-untyped-def]
     ups = [await upstreams(f"inv-{i}") for i in range(1, 5)]
     gateway = APIGateway(settings=settings())
@@ -57,6 +58,7 @@ async def test_keys_stay_put_when_an_unrelated_instance_leaves(upstreams) -> Non
         assert {(await client.get("/inv/x")).json()["instance"] for _ in range(3)} == {"inv-1", "inv-2", "inv-4"}
 
 
+@pytest.mark.slow
 async def test_unhealthy_instance_keys_go_to_the_next_and_come_back(upstreams) -> None:  # type: ignore[no-untyped-def]
     ups = [await upstreams(f"inv-{i}") for i in range(1, 4)]
     gateway = APIGateway(settings=settings())
@@ -109,6 +111,7 @@ async def test_bad_affinity_policy_is_a_422_naming_the_field() -> None:
         create_gateway(settings(GATEWAY_AFFINITY="inv=cookie"))
 
 
+@pytest.mark.slow
 def test_rendezvous_moves_only_the_removed_instances_keys_at_scale() -> None:
     from sync.gateway.affinity import rendezvous_order
     from sync.gateway.balancer import Instance

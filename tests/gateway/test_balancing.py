@@ -14,6 +14,7 @@ from tests.gateway.conftest import FakeClock, direct, endpoint, make_settings
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.slow
 async def test_weights_hold_over_1000_requests(upstreams, serving) -> None:  # type: ignore[no-untyped-def]
     ups = [await upstreams(f"inv-{w}") for w in (1, 3, 6)]
     gateway = APIGateway(settings=make_settings(RATE_LIMIT_DEFAULT_PER_MINUTE=10_000,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from sync.gateway.upstream import UpstreamPool
 from tests.gateway.conftest import make_settings, serve_with_edge
-from tests.servers import _wait_port, free_port
+from tests.serving import Spawned, free_port, listening
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,15 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextmanager
 def process(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """A service in its own process (as `make run` starts them); yields its base URL once it listens."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not _wait_port(port, timeout=60):
-            raise RuntimeError(f"{args} did not listen on {port}")
+    with Spawned([sys.executable, *args], ready=listening(port), cwd=ROOT, env={**os.environ, **(env or {})},
+                 what=f"{args} on {port}"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 @asynccontextmanager
@@ -54,6 +47,7 @@ async def gateway_for(service: str, url: str, **kw: object) -> AsyncIterator[tup
         yield gateway, client
 
 
+@pytest.mark.slow
 async def test_a_post_after_an_upstream_500_is_applied_not_502() -> None:
     port = free_port()
     with process(["-m", "tests.gateway.raising_app", str(port)], port):
@@ -69,6 +63,7 @@ async def test_a_post_after_an_upstream_500_is_applied_not_502() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 async def test_a_movement_after_an_inventory_500_is_applied(postgres_url: str) -> None:
     """The issue's own reproduction on the real inventory service: ``/events?after=<huge>`` 500s."""
     port = free_port()

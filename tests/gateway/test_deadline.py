@@ -20,7 +20,7 @@ from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from tests.gateway.conftest import make_settings, serve_with_edge
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

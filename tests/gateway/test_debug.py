@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sync.ml.service import create_app as create_ml_app
 from sync.settings import Settings
 from tests.gateway.conftest import ADMIN, ADMIN_TOKEN, direct, endpoint, make_settings
 from tests.ml.servers import serving as serving_ml
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +64,7 @@ def test_gateway_debug_setting() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.slow
-async def test_debug_switch_on_the_served_gateway_process(upstreams, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_debug_switch_on_the_served_gateway_process(upstreams) -> None:  # type: ignore[no-untyped-def]
     """The production command (`inventory-system serve gateway`): PUT /debug makes its log show routes."""
     up = await upstreams("inv")
     port = free_port()
@@ -73,33 +72,20 @@ async def test_debug_switch_on_the_served_gateway_process(upstreams, tmp_path) -
            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO", "ADMIN_TOKEN": ADMIN_TOKEN}
     for key in ("JWT_SECRET", "REDIS_URL", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
         env.pop(key, None)
-    log_path = tmp_path / "gateway.log"
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(600):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, log_path.read_text()
-                await asyncio.sleep(0.05)
-            assert (await client.get("/inv/before")).status_code == 200
-            assert (await client.put("/debug", headers=ADMIN, json={"enabled": True})).status_code == 200
-            assert (await client.get("/inv/after")).status_code == 200
-            text = ""
-            for _ in range(100):
-                text = log_path.read_text()
-                if "route GET /inv/after" in text:
-                    break
-                await asyncio.sleep(0.05)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    gateway = Spawned([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
+                       "--port", str(port)], ready=answers(f"{url}/health"), cwd=ROOT, env=env, stop_timeout=10,
+                      what="gateway process")
+    async with gateway, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/inv/before")).status_code == 200
+        assert (await client.put("/debug", headers=ADMIN, json={"enabled": True})).status_code == 200
+        assert (await client.get("/inv/after")).status_code == 200
+        text = ""
+        for _ in range(100):
+            text = gateway.output()
+            if "route GET /inv/after" in text:
+                break
+            await asyncio.sleep(0.05)
     assert "route GET /inv/after -> inv-1" in text, text
     assert "route GET /inv/before" not in text
 

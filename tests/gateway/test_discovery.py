@@ -166,6 +166,7 @@ async def test_delete_and_debug_switch_reach_the_other_replica(upstreams, redis_
         assert (await client.get(f"{b}/debug")).json() == {"enabled": True}
 
 
+@pytest.mark.slow
 async def test_up_registers_with_ttl_renews_and_deregisters_on_stop() -> None:
     """What `inventory-system up` does with SERVICE_REGISTRY_URL: register with a TTL, renew, DELETE on stop."""
     from sync.supervisor import Supervisor

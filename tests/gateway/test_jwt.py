@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sync.api_gateway import APIGateway
 from sync.gateway.auth import issue_token
 from tests.gateway.conftest import SECRET, direct, endpoint, make_settings
-from tests.servers import free_port
+from tests.serving import free_port
 
 pytestmark = pytest.mark.anyio
 

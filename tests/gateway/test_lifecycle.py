@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from sync.api_gateway import APIGateway
 from sync.gateway.service import create_gateway, parse_services
 from tests.gateway.conftest import endpoint, make_settings
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -63,6 +61,7 @@ def test_create_gateway_registers_settings_services() -> None:
         parse_services("inventory")
 
 
+@pytest.mark.slow
 def test_seed_usage_example_serves_with_uvicorn_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The seed's example, verbatim but for the port, served by ``uvicorn.run(gateway.app, ...)``."""
     port = free_port()
@@ -76,19 +75,10 @@ import uvicorn
 uvicorn.run(gateway.app, host="127.0.0.1", port={port})
 '''
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        body = None
-        for _ in range(200):
-            try:
-                body = httpx.get(f"http://127.0.0.1:{port}/services", timeout=1).json()
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
-                time.sleep(0.05)
-        assert body is not None and body["services"]["inventory"]["instances"][0]["name"] == "inventory-1"
-    finally:
-        proc.terminate()
-        out = proc.communicate(timeout=10)[0].decode()
+    base = f"http://127.0.0.1:{port}"
+    with Spawned([sys.executable, "-c", code], ready=answers(f"{base}/services"), cwd=tmp_path, env=env,
+                 timeout=30, what="the seed's example") as example:
+        body = httpx.get(f"{base}/services", timeout=10).json()
+        assert body["services"]["inventory"]["instances"][0]["name"] == "inventory-1"
+    out = example.output()
     assert "Traceback" not in out and "ASGI 'lifespan' protocol appears unsupported" not in out

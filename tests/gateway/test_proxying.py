@@ -10,7 +10,7 @@ from aiohttp import web
 
 from sync.api_gateway import APIGateway
 from tests.gateway.conftest import direct, endpoint, make_settings
-from tests.servers import free_port
+from tests.serving import free_port
 
 pytestmark = pytest.mark.anyio
 

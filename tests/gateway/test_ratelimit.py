@@ -29,6 +29,7 @@ def admitted(responses: list[httpx.Response]) -> int:
     (RateLimit(requests_per_minute=5, requests_per_hour=1000, burst_limit=50), 5, 60.0, 5),  # minute window
     (RateLimit(requests_per_minute=100, requests_per_hour=7, burst_limit=100), 7, 3600.0, 7),  # hour window
 ])
+@pytest.mark.slow
 async def test_exact_admission_with_50_concurrent_clients(upstreams, limit, expected, refill_after,  # type: ignore[no-untyped-def]
                                                          refilled, serving) -> None:
     up = await upstreams("inv-1")

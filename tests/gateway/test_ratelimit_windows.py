@@ -57,6 +57,7 @@ def test_memory_windows_never_admit_more_than_the_limit(limit: RateLimit) -> Non
     assert len(admitted) > 100  # it does admit: not a limiter that refuses everything
 
 
+@pytest.mark.slow
 def test_memory_state_does_not_grow_with_the_limit() -> None:
     """A client allowed a million requests an hour: 20,000 admissions take no more memory than 1,000."""
     clock = FakeClock()
@@ -108,6 +109,7 @@ async def test_redis_script_decides_as_the_memory_limiter_on_a_replayed_trace(re
 @pytest.mark.anyio
 @pytest.mark.redis
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.slow
 async def test_redis_keys_do_not_grow_with_the_limit(redis_url: str) -> None:
     """6,000 admissions, one every 0.6 s for an hour (every bucket of both windows in use), under a limit of
     a million an hour: each of the client's keys stays under 2 KB (the exact logs held 6,000 entries)."""

@@ -18,9 +18,9 @@ from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from tests.gateway.conftest import ADMIN, make_settings, serve_with_edge
 from tests.gateway.test_connection_reuse import process
-from tests.servers import free_port
+from tests.serving import free_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def ml_endpoint(port: int) -> ServiceEndpoint:

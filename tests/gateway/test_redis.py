@@ -18,12 +18,13 @@ from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.breaker import BreakerState
 from tests.gateway.conftest import ADMIN, ADMIN_TOKEN, direct, endpoint, make_settings
 from tests.gateway.test_ratelimit import admitted, burst_of
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_url, serving) -> None:  # type: ignore[no-untyped-def]
     up = await upstreams("inv-1")
     gateway = APIGateway(redis_url=redis_url, settings=make_settings())
@@ -42,34 +43,24 @@ async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_
 
 @asynccontextmanager
 async def gateway_process(redis_url: str, services: str, *, workers: int = 1,
-                          started: list[subprocess.Popen[bytes]] | None = None) -> AsyncIterator[str]:
+                          started: list[Spawned] | None = None) -> AsyncIterator[str]:
+    """The production command (edge server) on a free port; yields its URL once its /health answers 200."""
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_SERVICES": services, "HEALTH_CHECK_INTERVAL": "3600",
            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": ADMIN_TOKEN}
     for key in ("JWT_SECRET", "RATE_LIMIT_REDIS_URL", "JWT_PUBLIC_KEY", "JWT_JWKS_URL"):
         env.pop(key, None)
-    proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers)],
-                            cwd=ROOT, env=env)  # the production command (edge server)
-    if started is not None:
-        started.append(proc)
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url) as client:
-            for _ in range(600):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, "gateway process exited"
-                await asyncio.sleep(0.05)
+    process = Spawned([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1", "--port", str(port),
+                       "--workers", str(workers)], ready=answers(f"{url}/health"), cwd=ROOT, env=env, stop_timeout=10,
+                      what="gateway process")
+    if started is not None:
+        started.append(process)
+    async with process:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
+@pytest.mark.slow
 async def test_two_gateway_processes_share_registry_and_exact_limits(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
     inv, extra = await upstreams("inv-1"), await upstreams("extra-1")
     services = f"inventory={inv.url}"
@@ -148,11 +139,12 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 async def test_workers_share_one_port_registry_and_exact_limits(upstreams, redis_url) -> None:  # type: ignore[no-untyped-def]
     """``serve gateway --workers 2``: two processes on one port; the kernel spreads new connections over
     them, and a limit set through one holds exactly across both."""
     inv = await upstreams("inv-1")
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Spawned] = []
 
     async def fresh(method: str, url: str, **kw: object) -> httpx.Response:  # a new connection each time
         async with httpx.AsyncClient() as client:
@@ -188,6 +180,7 @@ async def test_workers_share_one_port_registry_and_exact_limits(upstreams, redis
     assert inv.hits == 15
 
 
+@pytest.mark.slow
 def test_workers_without_redis_are_refused() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "RATE_LIMIT_REDIS_URL")}
     proc = subprocess.run([sys.executable, "-m", "sync.cli", "serve", "gateway", "--port", str(free_port()),

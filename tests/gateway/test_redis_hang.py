@@ -14,9 +14,9 @@ import redis as sync_redis
 from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.ratelimit.redis_limiter import RedisLimiter
 from tests.gateway.conftest import direct, endpoint, make_settings
-from tests.gateway.throwaway_redis import own_redis
+from tests.servers import throwaway_redis
 
-pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.slow]
 
 WORKERS = 10  # concurrent clients, each sending one request after another
 ROUNDS = 40  # requests per client while Redis hangs
@@ -48,7 +48,7 @@ async def test_hung_redis_falls_back_without_queueing_and_logs_once(upstreams, c
     too loaded to answer in time may): it must stay marked down, not flap up and down."""
     up = await upstreams("inv-1")
     caplog.set_level(logging.DEBUG, logger="sync.gateway.ratelimit")
-    with own_redis() as redis:
+    with throwaway_redis() as redis:
         gateway = APIGateway(settings=make_settings(RATE_LIMIT_REDIS_URL=redis.url, RATE_LIMIT_REDIS_TIMEOUT=TIMEOUT,
                                                     RATE_LIMIT_FAIL_CLOSED=fail_closed))
         gateway.add_service("inventory", endpoint(up))

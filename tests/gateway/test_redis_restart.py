@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 from sync.api_gateway import APIGateway, RateLimit
 from sync.gateway.shared import RULES, SERVICES
 from tests.gateway.conftest import direct, endpoint, make_settings
-from tests.gateway.throwaway_redis import own_redis
+from tests.servers import throwaway_redis
 
-pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.slow]
 
 
 async def _until(check, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -33,7 +33,7 @@ async def test_gateways_republish_after_redis_restarts_empty(upstreams, third_st
     inv, ml = await upstreams("inv-1"), await upstreams("ml-1")
     inv_rule = RateLimit(requests_per_minute=11, requests_per_hour=111, burst_limit=3)
     ml_rule = RateLimit(requests_per_minute=22, requests_per_hour=222, burst_limit=4)
-    with own_redis() as server:
+    with throwaway_redis() as server:
         first = APIGateway(redis_url=server.url, settings=make_settings())
         first.add_service("inventory", endpoint(inv))
         first.set_rate_limit("inventory/*", inv_rule)
@@ -78,7 +78,7 @@ async def test_gateways_republish_after_redis_restarts_empty(upstreams, third_st
 
 async def test_gateway_started_while_redis_is_down_publishes_once_it_is_up(upstreams, caplog) -> None:  # type: ignore[no-untyped-def]
     inv = await upstreams("inv-1")
-    with own_redis() as server:
+    with throwaway_redis() as server:
         server.kill()
         gateway = APIGateway(redis_url=server.url, settings=make_settings())
         gateway.add_service("inventory", endpoint(inv))

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from sync.gateway.ratelimit.resp import RespClient, RespError
-from tests.servers import free_port
+from tests.serving import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 

@@ -15,6 +15,7 @@ from tests.gateway.conftest import ADMIN, direct, endpoint, make_settings
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.slow
 def test_app_is_detected_as_asgi3_by_uvicorn() -> None:
     gateway = APIGateway(settings=make_settings())
     config = uvicorn.Config(gateway.app)

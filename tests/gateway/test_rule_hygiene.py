@@ -23,6 +23,7 @@ async def _gateway(upstreams):  # type: ignore[no-untyped-def]
     return gateway
 
 
+@pytest.mark.slow
 async def test_unknown_properties_are_refused_and_named(upstreams) -> None:  # type: ignore[no-untyped-def]
     gateway = await _gateway(upstreams)
     async with direct(gateway) as client:
@@ -76,6 +77,7 @@ async def test_a_fuzz_run_adds_no_rules(upstreams) -> None:  # type: ignore[no-u
         assert (await client.get("/rate-limits")).json()["rules"] == {}
 
 
+@pytest.mark.slow
 async def test_the_number_of_rules_is_capped(upstreams) -> None:  # type: ignore[no-untyped-def]
     gateway = await _gateway(upstreams)
     async with direct(gateway) as client:

@@ -184,6 +184,7 @@ async def test_stale_keep_alive_connection_is_retried_for_idempotent_requests_on
         await pool.aclose()
 
 
+@pytest.mark.slow
 async def test_silence_times_out_and_garbage_is_an_error() -> None:
     def make(server: RawServer) -> Handler:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

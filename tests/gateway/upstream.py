@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.servers import free_port
+from tests.serving import free_port
 
 
 @dataclass

@@ -3,23 +3,22 @@ client for request/validation tests, and a real uvicorn server for the concurren
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from sync.inventory.app import create_app
 from sync.settings import Settings
+from tests.serving import running
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each test that uses it runs twice: on a fresh SQLite file and on a fresh PostgreSQL database."""
+    """Each test that uses it runs twice: on a fresh SQLite file and on a fresh PostgreSQL database (a new
+    database per test: slow, so ``make test-fast`` runs the SQLite half)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'inventory.db'}"
     return str(request.getfixturevalue("postgres_url"))
@@ -36,27 +35,19 @@ def client(db_url: str) -> Iterator[TestClient]:
 
 
 class LiveServer:
-    """The app served by a real uvicorn in a background thread, on a free port."""
+    """The app served by a real uvicorn in a background thread (``tests.serving.running``), on ``port``."""
 
     def __init__(self, settings: Settings, port: int) -> None:
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                loop="asyncio", http="httptools", access_log=False)
-        self.server = uvicorn.Server(config)
+        self.app = create_app(settings)
         self.url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._serving = running(self.app, port, loop="asyncio", http="httptools")
 
     def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("inventory server did not start")
-            time.sleep(0.02)
+        self._serving.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
+        self._serving.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.inventory.conftest import LiveServer, level, seed
+
+pytestmark = pytest.mark.slow
 
 CONTENDERS = 200
 STOCK = 50

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from sync.inventory.app import create_app
 from tests.inventory.conftest import seed, settings_for
+
+pytestmark = pytest.mark.slow
 
 
 def test_lost_database_is_503_everywhere(postgres_url: str) -> None:

@@ -24,8 +24,8 @@ from sync.inventory.idempotency import KeySlot
 from sync.inventory.schemas import LocationIn, MovementIn, SkuIn
 from sync.inventory.store import PostgresStore, SqlStore
 from tests.inventory.conftest import LiveServer, level, seed, settings_for
-from tests.inventory.pg_cluster import Cluster, throwaway_cluster
 from tests.inventory.test_concurrency import _fire
+from tests.servers import PostgresCluster, throwaway_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SHIP = {"type": "shipment", "sku": "SKU-1", "location": "WH", "quantity": 1}
@@ -33,8 +33,8 @@ RECEIVE = {"type": "receipt", "sku": "SKU-1", "location": "WH", "quantity": 1}
 
 
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with throwaway_cluster() as started:
+def cluster() -> Iterator[PostgresCluster]:
+    with throwaway_postgres() as started:
         yield started
 
 
@@ -44,11 +44,11 @@ def _fill_pools(url: str) -> None:
     asyncio.run(_fire(url, "/reservations", [{"sku": "SKU-1", "location": "WH", "quantity": 1}] * 6))
 
 
-def test_restart_costs_no_request_and_health_follows(cluster: Cluster, port: int) -> None:
+def test_restart_costs_no_request_and_health_follows(cluster: PostgresCluster, port: int) -> None:
     with LiveServer(settings_for(cluster.url), port) as live, httpx.Client(base_url=live.url, timeout=30) as base:
         seed(base, on_hand=50)
         _fill_pools(live.url)
-        pool = live.server.config.app.state.inventory.store.pool
+        pool = live.app.state.inventory.store.pool
         assert len(pool._idle) >= 4
         cluster.restart()
         answers = [base.post("/movements", json=SHIP if i % 2 else RECEIVE).status_code for i in range(20)]
@@ -68,7 +68,7 @@ def test_restart_costs_no_request_and_health_follows(cluster: Cluster, port: int
         assert base.get("/reconciliation").json()["ok"] is True
 
 
-def test_outage_is_503_with_retry_after_and_nothing_half_written(cluster: Cluster, port: int,
+def test_outage_is_503_with_retry_after_and_nothing_half_written(cluster: PostgresCluster, port: int,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     with LiveServer(settings_for(cluster.url), port) as live, httpx.Client(base_url=live.url, timeout=30) as base:
         seed(base, on_hand=50)
@@ -107,7 +107,7 @@ def test_outage_is_503_with_retry_after_and_nothing_half_written(cluster: Cluste
         assert base.post("/movements", json=RECEIVE, headers={"Idempotency-Key": "k1"}).status_code == 201
 
 
-def test_both_stores_answer_503_when_the_server_is_down(cluster: Cluster) -> None:
+def test_both_stores_answer_503_when_the_server_is_down(cluster: PostgresCluster) -> None:
     body = MovementIn(type="receipt", sku="A", location="WH", quantity=1)
     engine = make_engine(cluster.url)
     migrate.upgrade(engine)

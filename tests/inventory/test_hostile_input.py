@@ -43,6 +43,7 @@ def _nothing_written(client: TestClient) -> None:
 
 @pytest.mark.parametrize("quantity", ["9223372036854775807", "1e20", str(2**70), "inf", "-inf", "1000000001",
                                       "nan", "1e3"])
+@pytest.mark.slow
 def test_import_refuses_quantities_the_api_refuses(admin_client: TestClient, quantity: str) -> None:
     body = f"sku,date,quantity,type\nOVF-1,2024-01-02,{quantity},receipt\nOK-1,2024-01-02,5,receipt\n"
     resp = admin_client.post("/imports", content=body, headers=CSV)
@@ -124,6 +125,7 @@ def test_import_refuses_overlong_text(admin_client: TestClient) -> None:
 
 @pytest.mark.parametrize("body", [b"sku,date,quantity,reference\nN1,2024-01-02,1,ref\x00x\nN1,2024-01-03,1,ok\n",
                                   b"sku,date,quantity,name\nN1,2024-01-02,1,ok\nN1,2024-01-03,1,bad\x00\n"])
+@pytest.mark.slow
 def test_import_refuses_a_file_with_nul_bytes_whole(admin_client: TestClient, body: bytes) -> None:
     """pandas would silently cut a field at a NUL byte; a CSV with one is not text, so it is refused whole."""
     resp = admin_client.post("/imports", content=body, headers=CSV)
@@ -136,6 +138,7 @@ def test_import_refuses_a_file_with_nul_bytes_whole(admin_client: TestClient, bo
 
 @pytest.mark.parametrize(("params", "field"), [({"start": "0001-01-01"}, "start"), ({"end": "2300-01-01"}, "end"),
                                                ({"start": "0"}, "start"), ({"end": "1700000000"}, "end")])
+@pytest.mark.slow
 def test_demand_history_refuses_dates_out_of_range(client: TestClient, params: dict[str, str], field: str) -> None:
     seed(client, on_hand=5)
     assert client.post("/movements", json={"type": "shipment", "sku": "SKU-1", "location": "WH",
@@ -161,6 +164,7 @@ def _lines(n: int, sku: str = "Z-1") -> bytes:
 
 @pytest.mark.parametrize(("kind", "compress"), [("application/x-xz", lzma.compress),
                                                 ("application/gzip", gzip.compress)])
+@pytest.mark.slow
 def test_damaged_compressed_upload_is_refused_whole(admin_client: TestClient, kind: str, compress: Any) -> None:
     whole = compress(_lines(1000))
     headers = ADMIN | {"Content-Type": kind}
@@ -190,6 +194,7 @@ def _xz_bomb(expanded: int) -> bytes:
     return b"".join(parts) + compressor.flush()
 
 
+@pytest.mark.slow
 def test_compressed_upload_never_expands_in_memory(tmp_path: Path) -> None:
     """A 64 MB expansion against a 4 MB limit: 413, and the process never held more than a few MB of it."""
     bomb = _xz_bomb(64 << 20)
@@ -210,6 +215,7 @@ def test_compressed_upload_never_expands_in_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_a_movement_during_an_import_is_answered_before_the_import_commits(
         postgres_url: str, port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The import holds its own level rows only: a movement on another SKU, sent while the import is
@@ -252,6 +258,7 @@ def test_a_movement_during_an_import_is_answered_before_the_import_commits(
 GOOD = {"type": "receipt", "sku": "SKU-1", "location": "WH", "quantity": 1}
 
 
+@pytest.mark.slow
 def test_json_bodies_are_strict(client: TestClient) -> None:
     seed(client)
     before = client.get("/movements").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.inventory.conftest import LiveServer, level, seed
@@ -13,6 +14,7 @@ from tests.inventory.test_concurrency import _fire
 SHIP = {"type": "shipment", "sku": "SKU-1", "location": "WH", "quantity": 2}
 
 
+@pytest.mark.slow
 def test_1000_replays_change_nothing(live: LiveServer) -> None:
     with httpx.Client(base_url=live.url) as base:
         seed(base, on_hand=100)
@@ -28,6 +30,7 @@ def test_1000_replays_change_nothing(live: LiveServer) -> None:
         assert level(base)["on_hand"] == 98
 
 
+@pytest.mark.slow
 def test_concurrent_first_attempts_with_one_key_apply_once(live: LiveServer) -> None:
     with httpx.Client(base_url=live.url) as base:
         seed(base, on_hand=100)
@@ -52,6 +55,7 @@ def test_same_key_different_body_is_409(client: TestClient) -> None:
     assert level(client)["reserved"] == 0
 
 
+@pytest.mark.slow
 def test_refusal_is_replayed_too(client: TestClient) -> None:
     seed(client, on_hand=1)
     first = client.post("/movements", json=SHIP, headers={"Idempotency-Key": "short"})

@@ -28,6 +28,7 @@ def _expected(sample: pd.DataFrame) -> dict[str, int]:
             "adjustments_in": int(((rows["Quantity"] > 0) & ~sale).sum())}
 
 
+@pytest.mark.slow
 def test_online_retail_sample_import_accounts_for_every_line(db_url: str) -> None:
     sample = pd.read_csv(SAMPLE, dtype={"Invoice": str, "StockCode": str})
     report = import_transactions(SAMPLE, database_url=db_url).to_dict()
@@ -93,6 +94,7 @@ def test_unrecognised_file_is_refused(tmp_path: Path) -> None:
         import_transactions(bad, database_url=f"sqlite:///{tmp_path / 'b.db'}")
 
 
+@pytest.mark.slow
 def test_import_endpoint_streams_compressed_uploads_and_is_idempotent(db_url: str) -> None:
     with TestClient(create_app(settings_for(db_url, ADMIN_TOKEN="s3cret"))) as client:
         _upload_twice(client)

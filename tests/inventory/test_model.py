@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from sync.inventory.app import create_app
 from tests.inventory.conftest import settings_for
 
+pytestmark = pytest.mark.slow
+
 LOCS = ("A", "B")
 _counter = itertools.count()
 

@@ -35,6 +35,7 @@ def _ledger(client: TestClient | httpx.Client, sku: str) -> list[dict[str, objec
     return client.get("/movements", params={"sku": sku}).json()["items"]
 
 
+@pytest.mark.slow
 def test_order_lifecycle_moves_incoming_then_stock(client: TestClient) -> None:
     po = _setup(client)
     assert _level(client, "PO-A")["incoming"] == 0  # a draft is not on order yet
@@ -71,6 +72,7 @@ def test_order_lifecycle_moves_incoming_then_stock(client: TestClient) -> None:
     assert supplier["observed_lead_time"]["mean_days"] >= 0
 
 
+@pytest.mark.slow
 def test_receiving_more_than_ordered_writes_nothing(client: TestClient) -> None:
     po = _setup(client)
     client.post(f"/purchase-orders/{po}/approve")
@@ -117,6 +119,7 @@ def test_bad_orders_name_the_field_and_write_nothing(client: TestClient, body: d
     assert client.get("/purchase-orders").json()["items"] == before
 
 
+@pytest.mark.slow
 def test_patch_sku_records_the_change_and_refuses_bad_values(client: TestClient) -> None:
     _setup(client)
     resp = client.patch("/skus/PO-A", headers={"X-Actor": "planner-1"},
@@ -144,6 +147,7 @@ def test_patch_sku_records_the_change_and_refuses_bad_values(client: TestClient)
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_concurrent_receipts_never_exceed_the_order(postgres_url: str, port: int) -> None:
     from tests.inventory.conftest import settings_for
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -96,6 +97,7 @@ def test_event_payloads_equal_the_api_shapes(client: TestClient) -> None:
         assert changed["cause"] == {"movement_id": resp["movement"]["id"], "type": "shipment"}
 
 
+@pytest.mark.slow
 def test_event_followers_never_skip_a_late_commit(postgres_url: str) -> None:
     """A transaction that wrote an event earlier but commits later is not skipped by a follower."""
     from datetime import UTC, datetime

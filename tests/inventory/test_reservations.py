@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.inventory.conftest import LiveServer, level, seed
@@ -37,6 +38,7 @@ def test_release_returns_units_to_available(client: TestClient) -> None:
     assert client.get("/movements", params={"type": "shipment"}).json()["items"] == []
 
 
+@pytest.mark.slow
 def test_expired_reservations_are_released_by_the_service(live: LiveServer) -> None:
     with httpx.Client(base_url=live.url) as base:
         seed(base, on_hand=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -13,6 +14,7 @@ from sync.inventory.db import make_engine, normalize_url
 from sync.settings import Settings
 
 
+@pytest.mark.slow
 def test_demo_data_loads_once_and_reconciles(db_url: str) -> None:
     settings = Settings(DATABASE_URL=db_url, DEMO_DATA=True)
     with TestClient(create_app(settings)) as client:
@@ -50,6 +52,7 @@ def test_default_url_makes_its_folder_and_postgres_urls_get_psycopg(tmp_path: Pa
     assert Settings().DATABASE_URL.startswith("sqlite:///var/")
 
 
+@pytest.mark.slow
 def test_replicas_starting_together_load_the_demo_once(db_url: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -24,7 +24,9 @@ from sync.inventory.schemas import LocationIn, MovementIn, SkuIn
 from sync.inventory.store import Applied, MovementPlan, PostgresStore, SqlStore, Step
 from sync.inventory.tables import events, idempotency_keys, movements, stock_levels
 
-KINDS = ["sqlite", "postgres-portable", "postgres-single"]
+#: the PostgreSQL kinds make a new database per test: slow, so ``make test-fast`` runs the SQLite one
+KINDS = ["sqlite", pytest.param("postgres-portable", marks=pytest.mark.slow),
+         pytest.param("postgres-single", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(params=KINDS)
@@ -192,6 +194,7 @@ def test_client_strings_are_stored_verbatim(kind: tuple[str, str]) -> None:
     run(kind, scenario)
 
 
+@pytest.mark.slow
 def test_a_plan_with_an_extra_write_runs_in_the_same_transaction(kind: tuple[str, str]) -> None:
     """The shape of a purchase-order receipt: on_hand up, incoming down, plus its own write, on every store."""
     async def scenario(store: SqlStore) -> None:
@@ -224,6 +227,7 @@ def test_a_plan_with_an_extra_write_runs_in_the_same_transaction(kind: tuple[str
     run(kind, scenario)
 
 
+@pytest.mark.slow
 def test_every_store_gives_the_same_answers_and_events(tmp_path: Path, postgres_url: str) -> None:
     async def scenario(store: SqlStore) -> list[Any]:
         answers = [await move(store, "receipt", 6), await move(store, "shipment", 3),
@@ -253,6 +257,7 @@ def _normalised(value: Any) -> Any:
     return value
 
 
+@pytest.mark.slow
 def test_the_single_statement_store_takes_one_step_movements(postgres_url: str) -> None:
     async def scenario(store: SqlStore) -> tuple[int, int, int]:
         assert isinstance(store, PostgresStore)

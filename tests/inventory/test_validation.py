@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.inventory.conftest import seed
@@ -33,6 +34,7 @@ INVALID = [
 ]
 
 
+@pytest.mark.slow
 def test_invalid_movement_is_refused_and_writes_nothing(client: TestClient) -> None:
     seed(client, on_hand=5)
     before = _ledger_and_levels(client)
@@ -60,6 +62,7 @@ def test_non_json_and_oversize_bodies(client: TestClient) -> None:
     assert _ledger_and_levels(client) == before
 
 
+@pytest.mark.slow
 def test_invalid_reservation_and_idempotency_key(client: TestClient) -> None:
     seed(client, on_hand=5)
     before = _ledger_and_levels(client)

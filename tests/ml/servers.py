@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from fastapi import FastAPI
 
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 
 class Client:

@@ -38,6 +38,7 @@ def two_versions(settings: Settings) -> MLInventoryIntelligence:
     return ml
 
 
+@pytest.mark.slow
 def test_split_holds_its_share_per_key_and_scores_both_versions(two_versions: MLInventoryIntelligence) -> None:
     ml = two_versions
     test = ab.start(ml, "m", 2, share=0.2, min_samples=50)

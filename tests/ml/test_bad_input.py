@@ -44,6 +44,7 @@ def test_all_nan_and_nan_target_columns_are_named(ml: MLInventoryIntelligence) -
     assert "'demand'" in error.message and error.details["nan_rows"] == 2
 
 
+@pytest.mark.slow
 def test_a_few_missing_feature_values_are_imputed(ml: MLInventoryIntelligence) -> None:
     df = demand_frame(200)
     df.loc[::10, "price"] = np.nan
@@ -102,6 +103,7 @@ def test_the_public_model_accessors_name_what_is_missing(ml: MLInventoryIntellig
     assert trained.fitted("demand_forecast") is trained.served("demand_forecast") is not None
 
 
+@pytest.mark.slow
 def test_bad_features_are_named(trained: MLInventoryIntelligence) -> None:
     with pytest.raises(ValidationFailed, match="promotions") as info:
         trained.predict("demand_forecast", {k: v for k, v in GOOD_ROW.items() if k != "promotions"})
@@ -116,6 +118,7 @@ def test_bad_features_are_named(trained: MLInventoryIntelligence) -> None:
         trained.predict_batch("demand_forecast", pd.DataFrame([dict(GOOD_ROW, price=np.nan)]))
 
 
+@pytest.mark.slow
 def test_failed_training_keeps_the_served_model(trained: MLInventoryIntelligence) -> None:
     before = trained.predict("demand_forecast", GOOD_ROW).prediction
     version = trained.models["demand_forecast"].fitted_.version
@@ -126,6 +129,7 @@ def test_failed_training_keeps_the_served_model(trained: MLInventoryIntelligence
     assert trained.predict("demand_forecast", GOOD_ROW).prediction == before
 
 
+@pytest.mark.slow
 def test_optimize_refuses_bad_sku_data(trained: MLInventoryIntelligence) -> None:
     with pytest.raises(ValidationFailed, match="holding_cost"):
         trained.optimize_inventory_with_ml({k: v for k, v in SKU_DATA.items() if k != "holding_cost"})

@@ -10,6 +10,8 @@ import pytest
 from sync.ml.__main__ import main
 from tests.ml.data import demand_frame
 
+pytestmark = pytest.mark.slow
+
 
 def test_train_versions_rollback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:

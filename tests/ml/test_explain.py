@@ -40,6 +40,7 @@ def test_shapley_values_of_known_functions() -> None:
     assert phi[0] == pytest.approx([2.0, 2.0, 0.0])
 
 
+@pytest.mark.slow
 def test_contributions_add_up_to_the_prediction_for_every_builtin(trained: MLInventoryIntelligence) -> None:
     for name, data_type in [("demand_forecast", "demand"), ("lead_time_prediction", "lead_time"),
                             ("price_optimization", "pricing")]:

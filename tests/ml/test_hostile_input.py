@@ -25,7 +25,7 @@ from sync.ml.service import create_app
 from sync.ml.validation import MAX_FEATURE_MAGNITUDE, check_quantiles
 from sync.settings import Settings
 from tests.ml.servers import Client, serving
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 
 DEMAND = ["historical_demand", "seasonality", "trend", "price", "promotions"]
 PRICING = ["historical_demand", "competitor_price", "cost", "seasonality", "inventory_level"]
@@ -74,6 +74,7 @@ def assert_no_internal_address(resp: Any) -> None:
 # --- item 8: unknown SKU ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/forecast", "/backtest"])
+@pytest.mark.slow
 def test_an_unknown_sku_is_a_404_naming_it_without_an_internal_address(client: Client, path: str) -> None:
     resp = client.post(path, json={"horizon": 4, "sku": "NO-SUCH-SKU"})
     error = error_of(resp, 404)
@@ -82,6 +83,7 @@ def test_an_unknown_sku_is_a_404_naming_it_without_an_internal_address(client: C
     assert_no_internal_address(resp)
 
 
+@pytest.mark.slow
 def test_a_dead_inventory_is_a_503_without_its_address(root: Path, tmp_path: Path) -> None:
     shutil.copytree(root / "models", tmp_path / "models")  # loads the saved models instead of training
     dead = f"http://127.0.0.1:{free_port()}"
@@ -97,6 +99,7 @@ def test_a_dead_inventory_is_a_503_without_its_address(root: Path, tmp_path: Pat
 
 @pytest.mark.parametrize("day", ["0001-01-01", "1800-06-01", "9999-12-31", "2262-04-12"])
 @pytest.mark.parametrize("path", ["/forecast", "/backtest"])
+@pytest.mark.slow
 def test_history_dates_outside_the_supported_range_are_a_422_naming_the_field(client: Client, path: str,
                                                                                day: str) -> None:
     history = [{"sku": "A", "date": "2024-01-07", "quantity": 1}, {"sku": "A", "date": day, "quantity": 2}]
@@ -108,6 +111,7 @@ def test_history_dates_outside_the_supported_range_are_a_422_naming_the_field(cl
 # --- item 9 and strict numbers: features ----------------------------------------------------------
 
 @pytest.mark.parametrize("value", [1e308, -1e308, MAX_FEATURE_MAGNITUDE * 10])
+@pytest.mark.slow
 def test_features_beyond_the_bound_are_a_422_naming_each_feature(client: Client, value: float) -> None:
     error = error_of(client.post("/predict", json={"model_name": "demand_forecast",
                                                    "features": dict.fromkeys(DEMAND, value)}), 422)
@@ -126,6 +130,7 @@ def _strict(resp: Any) -> Any:
 
 @pytest.mark.parametrize(("model", "columns"), [("demand_forecast", DEMAND), ("price_optimization", PRICING)])
 @pytest.mark.parametrize("value", [MAX_FEATURE_MAGNITUDE, -MAX_FEATURE_MAGNITUDE])
+@pytest.mark.slow
 def test_features_at_the_bound_give_finite_numbers_never_null(client: Client, model: str, columns: list[str],
                                                               value: float) -> None:
     resp = client.post("/predict", json={"model_name": model, "features": dict.fromkeys(columns, value)})
@@ -138,6 +143,7 @@ def test_features_at_the_bound_give_finite_numbers_never_null(client: Client, mo
     assert all(math.isfinite(v) for v in _strict(resp)["predictions"][0].values())
 
 
+@pytest.mark.slow
 def test_the_library_refuses_features_beyond_the_bound_too(client: Client) -> None:
     ml: MLInventoryIntelligence = client.app.state.ml
     with pytest.raises(ValidationFailed) as caught:
@@ -148,6 +154,7 @@ def test_the_library_refuses_features_beyond_the_bound_too(client: Client) -> No
 
 
 @pytest.mark.parametrize("value", [True, False, "5", None])
+@pytest.mark.slow
 def test_a_boolean_or_string_is_not_a_number(client: Client, value: Any) -> None:
     features = dict.fromkeys(DEMAND, 1.0) | {"promotions": value}
     error = error_of(client.post("/predict", json={"model_name": "demand_forecast", "features": features}), 422)
@@ -156,6 +163,7 @@ def test_a_boolean_or_string_is_not_a_number(client: Client, value: Any) -> None
     assert fields(error) == ["rows.0.promotions"]
 
 
+@pytest.mark.slow
 def test_train_rows_and_optimize_refuse_booleans(client: Client) -> None:
     error = error_of(client.post("/optimize", json={"historical_demand": True}), 422)
     assert fields(error) == ["historical_demand"]
@@ -173,6 +181,7 @@ def _history() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("quantiles", [[0.001, 0.004, 0.9991, 0.9999], [0.5, 0.504], [0.004], [0.996],
                                        [0.9, 0.9]])
+@pytest.mark.slow
 def test_quantiles_whose_columns_collide_or_round_to_q0_q100_are_refused(client: Client,
                                                                           quantiles: list[float]) -> None:
     error = error_of(client.post("/forecast", json={"horizon": 2, "history": _history(), "quantiles": quantiles}),
@@ -181,6 +190,7 @@ def test_quantiles_whose_columns_collide_or_round_to_q0_q100_are_refused(client:
     assert "quantiles" in error["message"]
 
 
+@pytest.mark.slow
 def test_distinct_quantile_columns_are_all_returned(client: Client) -> None:
     resp = client.post("/forecast", json={"horizon": 2, "history": _history(), "quantiles": [0.006, 0.5, 0.994]})
     assert resp.status_code == 200, resp.text
@@ -196,6 +206,7 @@ def test_check_quantiles_names_the_colliding_columns() -> None:
 
 # --- smaller: the report, OpenAPI ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_report_lists_library_versions_only_to_the_admin(client: Client) -> None:
     anonymous = client.get("/report")
     assert anonymous.status_code == 200 and "library_versions" not in anonymous.text
@@ -215,6 +226,7 @@ def test_the_report_lists_library_versions_only_to_the_admin(client: Client) -> 
     ("/optimize", "post", {"422"}),
     ("/anomalies", "post", {"422"}),
 ])
+@pytest.mark.slow
 def test_openapi_documents_the_error_responses(client: Client, path: str, method: str, statuses: set[str]) -> None:
     spec = client.get("/openapi.json").json()
     responses = spec["paths"][path][method]["responses"]
@@ -224,6 +236,7 @@ def test_openapi_documents_the_error_responses(client: Client, path: str, method
         assert schema["$ref"].endswith("/ErrorResponse"), (path, status, schema)
 
 
+@pytest.mark.slow
 def test_a_model_that_gives_no_finite_prediction_is_a_422_not_a_null(client: Client) -> None:
     """A (saved, say) model whose arithmetic overflows even inside the bound: refused, never null."""
     import copy
@@ -238,6 +251,7 @@ def test_a_model_that_gives_no_finite_prediction_is_a_422_not_a_null(client: Cli
     assert caught.value.status == 422 and caught.value.details["rows"] == [0, 1]
 
 
+@pytest.mark.slow
 def test_store_errors_name_the_model_file_not_the_servers_layout(client: Client, root: Path) -> None:
     from sync.ml.store import ModelIntegrityError, ModelStore
 
@@ -258,11 +272,13 @@ def test_store_errors_name_the_model_file_not_the_servers_layout(client: Client,
     ("/forecast", {"horizon": 2, "quantiles": [True]}, "quantiles.0"),
     ("/backtest", {"horizon": 2, "windows": True}, "windows"),
 ])
+@pytest.mark.slow
 def test_counts_and_quantiles_are_strict_numbers(client: Client, path: str, body: dict[str, Any], field: str) -> None:
     error = error_of(client.post(path, json={"history": _history(), **body}), 422)
     assert fields(error) == [field]
 
 
+@pytest.mark.slow
 def test_a_rollback_version_is_a_strict_integer(client: Client) -> None:
     resp = client.post("/models/demand_forecast/rollback", json={"version": True}, headers=ADMIN)
     assert fields(error_of(resp, 422)) == ["version"]
@@ -270,6 +286,7 @@ def test_a_rollback_version_is_a_strict_integer(client: Client) -> None:
 
 @pytest.mark.parametrize(("column", "value"), [("quantity", 1e308), ("quantity", 1e13), ("price", -1e308),
                                                ("promotion", 1e300), ("orders", 10**13)])
+@pytest.mark.slow
 def test_history_values_beyond_the_bound_are_a_422_naming_the_field(client: Client, column: str,
                                                                      value: float) -> None:
     history = _history()
@@ -279,12 +296,14 @@ def test_history_values_beyond_the_bound_are_a_422_naming_the_field(client: Clie
 
 
 @pytest.mark.parametrize("freq", ["h", "M", "ME", "MS", "QE", "nonsense"])
+@pytest.mark.slow
 def test_frequencies_the_forecaster_is_not_built_for_are_a_422_naming_freq(client: Client, freq: str) -> None:
     error = error_of(client.post("/forecast", json={"horizon": 2, "history": _history(), "freq": freq}), 422)
     assert fields(error) == ["freq"]
 
 
 @pytest.mark.parametrize("freq", ["W-SUN", "D"])
+@pytest.mark.slow
 def test_a_history_spanning_centuries_is_a_422_naming_history(client: Client, freq: str) -> None:
     history = [{"sku": "A", "date": "1900-01-07", "quantity": 1}, {"sku": "A", "date": "2200-01-07", "quantity": 1}]
     error = error_of(client.post("/forecast", json={"horizon": 2, "history": history, "freq": freq}), 422)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sync.inventory.app import create_app as create_inventory_app
 from sync.ml.service import create_app
 from sync.settings import Settings
 from tests.ml.servers import serving
-from tests.servers import free_port
+from tests.serving import free_port
+
+pytestmark = pytest.mark.slow
 
 
 def test_forecast_reads_demand_history_from_the_inventory_service(tmp_path: Path) -> None:

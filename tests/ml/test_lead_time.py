@@ -114,8 +114,9 @@ def test_lead_time_model_switches_from_synthetic_rows_to_received_orders(tmp_pat
             assert late > 35 and punctual < late - 15
 
 
+@pytest.mark.slow
 def test_lead_time_refresh_with_an_unreachable_inventory_is_a_503(tmp_path: Path) -> None:
-    from tests.servers import free_port
+    from tests.serving import free_port
 
     settings = Settings(ML_MODEL_PATH=tmp_path / "models", ML_TRAINING_DATA_PATH=tmp_path / "data",
                         INVENTORY_URL=f"http://127.0.0.1:{free_port()}", ADMIN_TOKEN="s3cret")

@@ -36,6 +36,7 @@ def test_untrained_system_uses_documented_fallbacks(ml: MLInventoryIntelligence)
     check_formulas(result, SKU_DATA)
 
 
+@pytest.mark.slow
 def test_trained_models_supply_their_figures(trained: MLInventoryIntelligence) -> None:
     result = trained.optimize_inventory_with_ml(SKU_DATA)
     assert result["sources"]["predicted_demand"] == "model:demand_forecast@v1"
@@ -47,6 +48,7 @@ def test_trained_models_supply_their_figures(trained: MLInventoryIntelligence) -
     check_formulas(result, SKU_DATA)
 
 
+@pytest.mark.slow
 def test_only_demand_trained_mixes_sources(ml: MLInventoryIntelligence) -> None:
     ml.add_training_data("demand", demand_frame(200))
     ml.train_model("demand_forecast")
@@ -64,6 +66,7 @@ def test_safety_stock_multiplier_scales_safety_stock(ml: MLInventoryIntelligence
     assert two["safety_stock"] == pytest.approx(2 * one["safety_stock"]) and one["safety_stock"] > 0
 
 
+@pytest.mark.slow
 def test_a_model_whose_features_are_absent_falls_back_and_says_why(trained: MLInventoryIntelligence) -> None:
     sku = {k: v for k, v in SKU_DATA.items() if k != "supplier_performance"}
     result = trained.optimize_inventory_with_ml(sku)
@@ -74,6 +77,7 @@ def test_a_model_whose_features_are_absent_falls_back_and_says_why(trained: MLIn
         trained.optimize_inventory_with_ml(dict(SKU_DATA, trend="soon"))  # present but invalid: an error
 
 
+@pytest.mark.slow
 def test_price_falls_back_to_the_current_price_when_the_model_cannot_run(trained: MLInventoryIntelligence) -> None:
     sku = {k: v for k, v in SKU_DATA.items() if k != "inventory_level"}
     result = trained.optimize_inventory_with_ml(sku)

@@ -13,6 +13,7 @@ from tests.ml.data import demand_frame
 ROW = {"historical_demand": 120, "seasonality": 0.5, "trend": 10, "price": 50, "promotions": 1}
 
 
+@pytest.mark.slow
 def test_report_has_held_out_metrics_and_defined_accuracy(trained: MLInventoryIntelligence) -> None:
     report = trained.generate_ml_report()
     accuracies = []
@@ -32,6 +33,7 @@ def test_untrained_models_are_listed_as_such(ml: MLInventoryIntelligence) -> Non
     assert report["overall_performance"]["average_accuracy"] is None
 
 
+@pytest.mark.slow
 def test_drift_is_stable_for_same_distribution_and_flags_a_shifted_feature(ml: MLInventoryIntelligence) -> None:
     ml.add_training_data("demand", demand_frame(1000, seed=0))
     ml.train_model("demand_forecast")
@@ -46,6 +48,7 @@ def test_drift_is_stable_for_same_distribution_and_flags_a_shifted_feature(ml: M
     assert drift["psi"]["historical_demand"] < 0.1 and drift["recent_rows"] == 500
 
 
+@pytest.mark.slow
 def test_predictions_are_cached_per_model_version(ml: MLInventoryIntelligence) -> None:
     ml.add_training_data("demand", demand_frame(200))
     ml.train_model("demand_forecast")
@@ -57,6 +60,7 @@ def test_predictions_are_cached_per_model_version(ml: MLInventoryIntelligence) -
     assert not newer.cached and newer.model_version == "v2"
 
 
+@pytest.mark.slow
 def test_cache_ttl_zero_turns_caching_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ml = MLInventoryIntelligence(settings=Settings(ML_MODEL_PATH=tmp_path, ML_PREDICTION_CACHE_TTL=0))
     ml.add_training_data("demand", demand_frame(200))
@@ -77,6 +81,7 @@ def test_cache_entries_expire_after_the_ttl() -> None:
     assert len(cache) == 2 and cache.get("a") is None  # least recently used dropped
 
 
+@pytest.mark.slow
 def test_anomalies_use_the_configured_contamination_and_find_outliers(tmp_path) -> None:  # type: ignore[no-untyped-def]
     df = demand_frame(400, seed=4)
     df.loc[[10, 20, 30], "historical_demand"] = [400.0, -200.0, 500.0]
@@ -88,6 +93,7 @@ def test_anomalies_use_the_configured_contamination_and_find_outliers(tmp_path) 
     assert set(found[0]["values"]) == {"historical_demand", "price"}
 
 
+@pytest.mark.slow
 def test_debug_mode_logs_predictions(trained: MLInventoryIntelligence, caplog: pytest.LogCaptureFixture) -> None:
     trained.debug_mode = True
     try:

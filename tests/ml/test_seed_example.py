@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 SEED = Path(__file__).parents[1] / "seed_examples"
 
 

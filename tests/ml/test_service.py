@@ -40,6 +40,7 @@ def assert_error(resp: object, status: int, *words: str) -> dict:
     return body["error"]
 
 
+@pytest.mark.slow
 def test_first_start_trains_the_builtins_from_the_sample_and_saves_them(client: Client, root: Path) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["service"] == "ml"
@@ -49,6 +50,7 @@ def test_first_start_trains_the_builtins_from_the_sample_and_saves_them(client: 
         assert (root / "models" / name / "v0001.skops").is_file()
 
 
+@pytest.mark.slow
 def test_seed_predict_body(client: Client) -> None:
     resp = client.post("/predict", json=SEED_BODY)
     assert resp.status_code == 200, resp.text
@@ -58,6 +60,7 @@ def test_seed_predict_body(client: Client) -> None:
     assert body["model_version"] == "v1"
 
 
+@pytest.mark.slow
 def test_a_restart_serves_the_saved_models_without_retraining(client: Client, root: Path) -> None:
     before = client.post("/predict", json=SEED_BODY).json()
     with serving(create_app(make_settings(root))) as again:
@@ -72,11 +75,13 @@ def test_a_restart_serves_the_saved_models_without_retraining(client: Client, ro
     ({"features": SEED_BODY["features"]}, "model_name"),
     ({"model_name": "../x", "features": SEED_BODY["features"]}, "model_name"),
 ])
+@pytest.mark.slow
 def test_predict_validation_names_the_field(client: Client, body: dict, field: str) -> None:
     error = assert_error(client.post("/predict", json=body), 422, field)
     assert any(d["field"] == field for d in error["details"])
 
 
+@pytest.mark.slow
 def test_predict_missing_feature_and_unknown_model(client: Client) -> None:
     features = {k: v for k, v in SEED_BODY["features"].items() if k != "promotions"}
     error = assert_error(client.post("/predict", json={"model_name": "demand_forecast", "features": features}),
@@ -86,6 +91,7 @@ def test_predict_missing_feature_and_unknown_model(client: Client) -> None:
     assert_error(client.post("/predict", data=b"{not json", headers={"content-type": "application/json"}), 422)
 
 
+@pytest.mark.slow
 def test_batch_prediction(client: Client) -> None:
     rows = demand_frame(5, seed=9).drop(columns="demand").to_dict("records")
     resp = client.post("/predict/batch", json={"model_name": "demand_forecast", "rows": rows})
@@ -96,6 +102,7 @@ def test_batch_prediction(client: Client) -> None:
     assert_error(client.post("/predict/batch", json={"model_name": "demand_forecast", "rows": []}), 422, "rows")
 
 
+@pytest.mark.slow
 def test_optimize_with_the_seed_sku_data(client: Client) -> None:
     resp = client.post("/optimize", json=SKU_DATA)
     assert resp.status_code == 200, resp.text
@@ -106,6 +113,7 @@ def test_optimize_with_the_seed_sku_data(client: Client) -> None:
     assert_error(client.post("/optimize", json={**SKU_DATA, "cost": "x"}), 422, "cost")
 
 
+@pytest.mark.slow
 def test_report_and_models(client: Client) -> None:
     report = client.get("/report").json()
     assert 0 <= report["overall_performance"]["average_accuracy"] <= 1
@@ -116,6 +124,7 @@ def test_report_and_models(client: Client) -> None:
     assert items["demand_forecast"]["saved_versions"][0]["current"]
 
 
+@pytest.mark.slow
 def test_anomalies(client: Client) -> None:
     rows = demand_frame(200, seed=2).to_dict("records")
     body = client.post("/anomalies", json={"rows": rows, "columns": ["historical_demand", "price"]}).json()
@@ -123,6 +132,7 @@ def test_anomalies(client: Client) -> None:
     assert_error(client.post("/anomalies", json={"rows": rows, "columns": ["nope"]}), 422, "nope")
 
 
+@pytest.mark.slow
 def test_train_with_rows_then_rollback_needs_admin(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, ADMIN_TOKEN="s3cret")
     with serving(create_app(settings)) as client:
@@ -148,6 +158,7 @@ def test_train_with_rows_then_rollback_needs_admin(tmp_path: Path) -> None:
         assert_error(client.post("/models/nope/rollback", headers=admin), 404, "nope")
 
 
+@pytest.mark.slow
 def test_a_tampered_saved_model_is_refused_on_start(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     with serving(create_app(settings)):
@@ -173,6 +184,7 @@ def _history() -> list[dict]:
             for d in __import__("pandas").date_range("2023-01-01", periods=60, freq="W-SUN")]
 
 
+@pytest.mark.slow
 def test_forecast_endpoint(client: Client) -> None:
     resp = client.post("/forecast", json={"history": _history(), "horizon": 4})
     assert resp.status_code == 200, resp.text
@@ -184,12 +196,14 @@ def test_forecast_endpoint(client: Client) -> None:
     assert_error(client.post("/forecast", json={"history": negative, "horizon": 2}), 422, "history.3.quantity")
 
 
+@pytest.mark.slow
 def test_backtest_endpoint(client: Client) -> None:
     resp = client.post("/backtest", json={"history": _history(), "horizon": 4, "windows": 2})
     assert resp.status_code == 200, resp.text
     assert resp.json()["metrics"] and len(resp.json()["origins"]) == 2
 
 
+@pytest.mark.slow
 def test_an_unwritable_model_path_degrades_but_still_serves(tmp_path: Path) -> None:
     (tmp_path / "models").write_text("a file where the model directory should be")
     with serving(create_app(make_settings(tmp_path))) as client:

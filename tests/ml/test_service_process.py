@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
 
 SEED_BODY = {"model_name": "demand_forecast",
              "features": {"historical_demand": 120, "seasonality": 0.5, "trend": 10, "price": 50, "promotions": 1}}
@@ -22,20 +20,10 @@ def test_fresh_ml_service_answers_the_seed_predict_request(tmp_path: Path) -> No
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_", "ADMIN"))}
     env.update(ML_MODEL_PATH=str(tmp_path / "models"), ML_TRAINING_DATA_PATH=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "ml", "--port", str(port)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                health = requests.get(f"{base}/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    pytest.fail(f"ML service did not start:\n{proc.communicate(timeout=10)[0][-3000:]}")
-                time.sleep(0.2)
+    with Spawned([sys.executable, "-m", "sync.cli", "serve", "ml", "--port", str(port)], cwd=tmp_path, env=env,
+                 ready=answers(f"{base}/health", status=None), timeout=120, stop_timeout=20, what="ML service"):
+        health = requests.get(f"{base}/health", timeout=10)
         assert health.status_code == 200 and health.json()["status"] == "ok"
         resp = requests.post(f"{base}/predict", json=SEED_BODY, timeout=10)
         assert resp.status_code == 200, resp.text
@@ -46,6 +34,3 @@ def test_fresh_ml_service_answers_the_seed_predict_request(tmp_path: Path) -> No
         assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "features.price"
         spec = requests.get(f"{base}/openapi.json", timeout=10).json()
         assert {"/predict", "/train", "/optimize", "/report", "/anomalies", "/forecast"} <= set(spec["paths"])
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)  # reads and closes the pipe

@@ -27,6 +27,7 @@ def trained_system(settings: Settings, seed: int = 0) -> MLInventoryIntelligence
     return ml
 
 
+@pytest.mark.slow
 def test_saved_models_reload_to_identical_predictions(settings: Settings) -> None:
     ml = MLInventoryIntelligence(settings=settings)
     rows = {}
@@ -46,6 +47,7 @@ def test_saved_models_reload_to_identical_predictions(settings: Settings) -> Non
             ml.generate_ml_report()["models"][model_name]["metrics"]
 
 
+@pytest.mark.slow
 def test_metadata_records_metrics_data_hash_and_versions(settings: Settings) -> None:
     trained_system(settings)
     meta = json.loads((settings.ML_MODEL_PATH / "demand_forecast" / "v0001.json").read_text())
@@ -54,6 +56,7 @@ def test_metadata_records_metrics_data_hash_and_versions(settings: Settings) -> 
     assert {"scikit-learn", "numpy", "skops", "python"} <= set(meta["library_versions"])
 
 
+@pytest.mark.slow
 def test_rollback_serves_the_previous_version(settings: Settings) -> None:
     ml = trained_system(settings, seed=0)
     first = ml.predict("demand_forecast", ROW).prediction
@@ -76,6 +79,7 @@ def test_rollback_serves_the_previous_version(settings: Settings) -> None:
         ml.rollback_model("demand_forecast")
 
 
+@pytest.mark.slow
 def test_a_changed_artifact_is_refused(settings: Settings) -> None:
     trained_system(settings)
     artifact = settings.ML_MODEL_PATH / "demand_forecast" / "v0001.skops"
@@ -86,6 +90,7 @@ def test_a_changed_artifact_is_refused(settings: Settings) -> None:
         MLInventoryIntelligence(settings=settings).load_model("demand_forecast")
 
 
+@pytest.mark.slow
 def test_a_pickle_in_place_of_the_artifact_is_never_loaded(settings: Settings, tmp_path: Path) -> None:
     trained_system(settings)
     marker = tmp_path / "pwned"
@@ -112,6 +117,7 @@ def _rehash(meta_path: Path, blob: bytes) -> None:
     meta_path.write_text(json.dumps(meta))
 
 
+@pytest.mark.slow
 def test_types_outside_the_allowlist_are_refused_even_with_a_matching_hash(settings: Settings) -> None:
     trained_system(settings)
     folder = settings.ML_MODEL_PATH / "demand_forecast"
@@ -122,6 +128,7 @@ def test_types_outside_the_allowlist_are_refused_even_with_a_matching_hash(setti
         MLInventoryIntelligence(settings=settings).load_model("demand_forecast")
 
 
+@pytest.mark.slow
 def test_signing_key_rejects_an_artifact_rewritten_with_a_fresh_hash(tmp_path: Path) -> None:
     signed = Settings(ML_MODEL_PATH=tmp_path / "models", ML_MODEL_SIGNING_KEY="k3y")
     trained_system(signed)
@@ -136,6 +143,7 @@ def test_signing_key_rejects_an_artifact_rewritten_with_a_fresh_hash(tmp_path: P
         MLInventoryIntelligence(settings=signed).load_model("demand_forecast")
 
 
+@pytest.mark.slow
 def test_missing_metadata_and_bad_names(settings: Settings) -> None:
     trained_system(settings)
     (settings.ML_MODEL_PATH / "demand_forecast" / "v0001.json").unlink()
@@ -166,6 +174,7 @@ class _OddRegressor(LinearRegression):
     """A user class: skops does not trust it, so it can never be written (and later refused)."""
 
 
+@pytest.mark.slow
 def test_concurrent_saves_take_distinct_versions(settings: Settings) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

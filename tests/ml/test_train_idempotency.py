@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ import requests
 
 from sync.ml.idempotency import key_hash
 from tests.ml.data import demand_frame
-from tests.servers import free_port
+from tests.serving import Spawned, answers, free_port
 
 KILL_AFTER_TAGGED_SAVE = """
 import os, signal, sys
@@ -48,27 +46,13 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _start(tmp: Path, argv: list[str]) -> tuple[subprocess.Popen[str], str]:
+def _start(tmp: Path, argv: list[str]) -> tuple[Spawned, str]:
+    """The ML service (``argv`` + a free port), once its /health answers at all (it loads models meanwhile)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, *argv, str(port)], cwd=tmp, env=_env(tmp),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            requests.get(f"{base}/health", timeout=2)
-            return proc, base
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"ML service did not start:\n{proc.communicate(timeout=10)[0][-3000:]}")
-            time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-    proc.communicate(timeout=30)
+    service = Spawned([sys.executable, *argv, str(port)], ready=answers(f"{base}/health", status=None), cwd=tmp,
+                      env=_env(tmp), timeout=120, stop_timeout=30, what="ML service")
+    return service.start(), base
 
 
 def _versions(tmp: Path) -> list[str]:
@@ -92,7 +76,7 @@ def test_a_retry_after_a_kill_right_after_saving_trains_no_second_version(tmp_pa
         proc.wait(30)
         assert proc.returncode == -signal.SIGKILL
     finally:
-        _stop(proc)
+        proc.stop()
     assert _versions(tmp_path) == ["v0001.json", "v0002.json"]  # it did save before it died
     staged = tmp_path / "data" / f".demand.{key_hash(KEY)}.staged.csv"
     assert staged.is_file()  # the rows were staged, not yet moved in
@@ -126,7 +110,7 @@ def test_a_retry_after_a_kill_right_after_saving_trains_no_second_version(tmp_pa
         assert _versions(tmp_path) == ["v0001.json", "v0002.json"]
         assert len(pd.read_csv(tmp_path / "data" / "demand.csv")) == 120  # the refused body added nothing
     finally:
-        _stop(proc)
+        proc.stop()
 
     proc, base = _start(tmp_path, ["-m", "sync.cli", "serve", "ml", "--port"])
     try:  # the answer survives a restart
@@ -134,9 +118,10 @@ def test_a_retry_after_a_kill_right_after_saving_trains_no_second_version(tmp_pa
         assert replay.status_code == 200 and replay.json() == first
         assert _versions(tmp_path) == ["v0001.json", "v0002.json"]
     finally:
-        _stop(proc)
+        proc.stop()
 
 
+@pytest.mark.slow
 def test_in_process_replay_conflict_and_a_failed_request_that_records_nothing(tmp_path: Path) -> None:
     from sync.ml.service import create_app
     from sync.settings import Settings

@@ -24,6 +24,7 @@ def test_builtin_columns_are_the_seed_sku_data_keys() -> None:
 
 
 @pytest.mark.parametrize("model_name", list(MODEL_DATA))
+@pytest.mark.slow
 def test_each_builtin_model_trains_and_predicts(trained: MLInventoryIntelligence, model_name: str) -> None:
     features, target = SEED_COLUMNS[model_name]
     model = trained.models[model_name]
@@ -38,6 +39,7 @@ def test_each_builtin_model_trains_and_predicts(trained: MLInventoryIntelligence
     assert result.model_version == "v1"
 
 
+@pytest.mark.slow
 def test_demand_model_is_chosen_by_cross_validation(trained: MLInventoryIntelligence) -> None:
     selection = trained.models["demand_forecast"].fitted_.metadata["selection"]
     assert set(selection["cv_rmse"]) == {"random_forest", "ridge", "combined"}
@@ -46,6 +48,7 @@ def test_demand_model_is_chosen_by_cross_validation(trained: MLInventoryIntellig
     assert selection["chosen"] in ("ridge", "combined")
 
 
+@pytest.mark.slow
 def test_nonlinear_demand_picks_a_forest(ml: MLInventoryIntelligence) -> None:
     df = demand_frame(800, seed=5)
     df["demand"] = np.where(df.price > 55, 150.0, 50.0) + np.random.default_rng(5).normal(0, 3, len(df))
@@ -54,6 +57,7 @@ def test_nonlinear_demand_picks_a_forest(ml: MLInventoryIntelligence) -> None:
     assert ml.models["demand_forecast"].fitted_.metadata["selection"]["chosen"] in ("random_forest", "combined")
 
 
+@pytest.mark.slow
 def test_interval_covers_about_ninety_percent_of_fresh_rows(ml: MLInventoryIntelligence) -> None:
     ml.add_training_data("demand", demand_frame(2000, seed=11))
     ml.train_model("demand_forecast")
@@ -67,6 +71,7 @@ def test_interval_covers_about_ninety_percent_of_fresh_rows(ml: MLInventoryIntel
     assert abs(np.mean([r.confidence for r in results]) - within) < 0.06
 
 
+@pytest.mark.slow
 def test_batch_predictions_equal_single_predictions(trained: MLInventoryIntelligence) -> None:
     rows = demand_frame(20, seed=3)[DEMAND_FEATURES]
     batch = trained.predict_batch("demand_forecast", rows)
@@ -79,6 +84,7 @@ def test_batch_predictions_equal_single_predictions(trained: MLInventoryIntellig
 
 
 @pytest.mark.parametrize("model_name", list(MODEL_DATA))
+@pytest.mark.slow
 def test_fast_predict_path_matches_the_pipeline(trained: MLInventoryIntelligence, model_name: str) -> None:
     fitted = trained.models[model_name].fitted_
     X = FRAMES[MODEL_DATA[model_name]](n=200, seed=42)[fitted.metadata["feature_columns"]].to_numpy(float)
@@ -95,12 +101,14 @@ def test_unsupported_steps_fall_back_to_the_pipeline() -> None:
     assert compile_pipeline(model, X) is None
 
 
+@pytest.mark.slow
 def test_training_progress_bar(ml: MLInventoryIntelligence, capsys: pytest.CaptureFixture[str]) -> None:
     ml.add_training_data("demand", demand_frame(200))
     assert ml.train_model("demand_forecast", progress=True)
     assert "selecting demand_forecast" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_interval_width_follows_the_prediction_size(ml: MLInventoryIntelligence) -> None:
     """Sales errors grow with the level: small and large predictions are both covered about 90%."""
     def frame(n: int, seed: int):  # type: ignore[no-untyped-def]

@@ -30,6 +30,7 @@ def test_numbers_are_accepted_in_column_order(features: dict[str, object]) -> No
 
 @stable
 @given(st.dictionaries(st.sampled_from(COLUMNS), anything))
+@pytest.mark.slow
 def test_anything_else_is_refused_naming_the_feature(features: dict[str, object]) -> None:
     def ok(value: object) -> bool:
         return (isinstance(value, bool | int | float) and math.isfinite(float(value))

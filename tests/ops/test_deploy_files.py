@@ -47,11 +47,13 @@ def _port_arg(args: list[str]) -> int:
 
 # --- compose --------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_compose_file_matches_the_compose_spec() -> None:
     result = _check_compose(COMPOSE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_compose_check_rejects_a_broken_file(tmp_path: Path) -> None:
     broken = _compose()
     broken["services"]["gateway"]["depends_on"]["redis"]["condition"] = "service_ready"  # no such condition
@@ -109,6 +111,7 @@ def test_prometheus_scrapes_every_compose_service() -> None:
 # --- kubernetes -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.slow
 def test_manifests_validate_against_the_kubernetes_schemas(version: str) -> None:
     documents = _documents()
     assert {d["kind"] for d in documents} >= {"Deployment", "StatefulSet", "Service", "ConfigMap"}

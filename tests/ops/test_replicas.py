@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,69 +19,48 @@ from sync.settings import Settings
 from sync.supervisor import plan
 from tests.ops.promql import PROMETHEUS_DIR, exported_names, metric_names
 from tests.ops.test_service_metrics import value
-from tests.servers import free_port
+from tests.stack import Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 
+@dataclass
+class Replicas:
+    stack: Stack
+    urls: dict[str, str]  # each instance's own URL, by label ("inventory-1", "gateway"...)
+
+    @property
+    def base(self) -> str:
+        return self.urls["gateway"]
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, module_postgres_url: str,
-          module_redis_url: str) -> Iterator[dict[str, object]]:
-    workdir = tmp_path_factory.mktemp("replicas")
-    ports = {name: free_port() for name in ("GATEWAY_PORT", "INVENTORY_PORT", "ANALYTICS_PORT", "ML_PORT")}
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REDIS", "RATE_LIMIT", "JWT", "DATABASE", "GATEWAY", "INVENTORY_URL"))}
-    env.update({k: str(v) for k, v in ports.items()})
-    env.update(DATABASE_URL=module_postgres_url, REDIS_URL=module_redis_url, HEALTH_CHECK_INTERVAL="2")
-    proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "up", "--replicas", "2"], cwd=workdir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    up = threading.Event()
-
-    def read_output() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "Press Ctrl-C to stop" in line:
-                up.set()
-
-    threading.Thread(target=read_output, daemon=True).start()
-    if not up.wait(180):
-        proc.kill()
-        proc.wait(10)
-        pytest.fail("stack did not come up within 180 s:\n" + "".join(lines)[-4000:])
-    settings = Settings(**{k: v for k, v in ports.items()})  # type: ignore[arg-type]
-    urls = {s.label: s.url for s in plan(settings, replicas=2)}
-    try:
-        yield {"proc": proc, "lines": lines, "urls": urls, "base": urls["gateway"]}
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+          module_redis_url: str) -> Iterator[Replicas]:
+    env = {"DATABASE_URL": module_postgres_url, "REDIS_URL": module_redis_url, "HEALTH_CHECK_INTERVAL": "2"}
+    with running_stack(tmp_path_factory.mktemp("replicas"), env, args=["--replicas", "2"], timeout=180) as started:
+        settings = Settings(**{k: v for k, v in started.ports.items()})  # type: ignore[arg-type]
+        yield Replicas(stack=started, urls={s.label: s.url for s in plan(settings, replicas=2)})
 
 
-def test_requests_through_the_gateway_reach_both_inventory_instances(stack: dict[str, object]) -> None:
-    urls: dict[str, str] = stack["urls"]  # type: ignore[assignment]
+def test_requests_through_the_gateway_reach_both_inventory_instances(stack: Replicas) -> None:
+    urls = stack.urls
     assert set(urls) == {"inventory-1", "inventory-2", "analytics", "ml", "gateway"}
     for _ in range(20):
-        response = requests.get(f"{stack['base']}/inventory/locations", timeout=10)
+        response = requests.get(f"{stack.base}/inventory/locations", timeout=10)
         assert response.status_code == 200, response.text
     served = [value(requests.get(f"{urls[name]}/metrics", timeout=10).text, "http_requests_total",
                     route="/locations", status="200") for name in ("inventory-1", "inventory-2")]
     assert sum(served) == 20
     assert min(served) > 0, served
-    listed = str(requests.get(f"{stack['base']}/services", timeout=10).json())
+    listed = str(requests.get(f"{stack.base}/services", timeout=10).json())
     assert urls["inventory-1"] in listed and urls["inventory-2"] in listed
-    assert "2 workers" in "".join(stack["lines"])  # type: ignore[arg-type]
+    assert "2 workers" in stack.stack.process.output()
 
 
-def test_every_alert_metric_is_in_the_running_stacks_output(stack: dict[str, object]) -> None:
-    urls: dict[str, str] = stack["urls"]  # type: ignore[assignment]
-    requests.post(f"{stack['base']}/ml/predict", timeout=10, json={
+def test_every_alert_metric_is_in_the_running_stacks_output(stack: Replicas) -> None:
+    urls = stack.urls
+    requests.post(f"{stack.base}/ml/predict", timeout=10, json={
         "model_name": "demand_forecast", "features": {"historical_demand": 120, "seasonality": 0.5, "trend": 10,
                                                       "price": 50, "promotions": 1}})
     paths = {"gateway": "/metrics", "inventory-1": "/metrics", "inventory-2": "/metrics",
@@ -96,11 +75,10 @@ def test_every_alert_metric_is_in_the_running_stacks_output(stack: dict[str, obj
     assert used - exported == set()
 
 
-def test_stopping_the_supervisor_stops_every_instance(stack: dict[str, object]) -> None:
-    proc: subprocess.Popen[str] = stack["proc"]  # type: ignore[assignment]
-    urls: dict[str, str] = stack["urls"]  # type: ignore[assignment]
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 0
+def test_stopping_the_supervisor_stops_every_instance(stack: Replicas) -> None:
+    urls = stack.urls
+    stack.stack.process.send(signal.SIGINT)
+    assert stack.stack.process.wait(60) == 0
     for url in urls.values():
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{url}/health", timeout=2)

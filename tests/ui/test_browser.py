@@ -17,7 +17,8 @@ import pytest
 
 from sync.gateway.service import create_gateway
 from tests.gateway.conftest import make_settings
-from tests.servers import free_port, running, unavailable
+from tests.servers import unavailable
+from tests.serving import free_port, running
 from tests.ui.conftest import UiStack, expired_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -17,7 +17,7 @@ import pytest
 from sync.cli import main
 from sync.gateway.service import create_gateway
 from tests.gateway.conftest import make_settings
-from tests.servers import free_port, running
+from tests.serving import free_port, running
 from tests.ui.conftest import UiStack, expired_token
 
 
@@ -47,6 +47,7 @@ def test_a_stack_that_is_down_is_exit_3_with_one_line(argv: list[str], capsys: p
     assert len(lines) == 1 and lines[0].startswith("error: the gateway at") and "not reachable" in lines[0]
 
 
+@pytest.mark.slow
 def test_a_script_sees_exit_3_and_one_line_when_the_stack_is_down(tmp_path: Path) -> None:
     path = os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}

@@ -4,15 +4,13 @@ JWT, never a loopback address alone (behind the gateway every caller is loopback
 from __future__ import annotations
 
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import Depends
 
 from sync import cli
@@ -20,7 +18,7 @@ from sync.gateway.auth import issue_token
 from sync.settings import Settings
 from sync.web import create_service_app, require_admin
 from sync.web.admin_token import load_or_create, with_admin_token
-from tests.servers import free_port
+from tests.serving import running
 
 
 def _app(settings: Settings) -> object:
@@ -36,24 +34,8 @@ def _app(settings: Settings) -> object:
 @pytest.fixture
 def serve() -> Iterator[object]:
     """Serve an app with a real uvicorn on 127.0.0.1, so the caller really is loopback."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-
-    def start(settings: Settings) -> str:
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
+    with ExitStack() as servers:
+        yield lambda settings: servers.enter_context(running(_app(settings)))
 
 
 def test_a_loopback_caller_without_a_token_is_refused(serve: object) -> None:
@@ -65,6 +47,7 @@ def test_a_loopback_caller_without_a_token_is_refused(serve: object) -> None:
     assert forwarded.status_code == 403
 
 
+@pytest.mark.slow
 def test_a_loopback_caller_needs_the_token_even_so(serve: object) -> None:
     base = serve(Settings(ADMIN_TOKEN="s3cret"))  # type: ignore[arg-type, operator]
     assert httpx.post(f"{base}/admin", timeout=10).status_code == 401

@@ -19,6 +19,7 @@ def result(sample_history: pd.DataFrame):
     return backtest(sample_history, HORIZON, WINDOWS)
 
 
+@pytest.mark.slow
 def test_reports_every_metric_for_ours_each_candidate_and_each_baseline(result) -> None:
     metrics = result.metrics
     assert list(metrics.columns) == ["rmsse", "mase", "wape", "bias", "q90_coverage", "q90_pinball"]
@@ -31,10 +32,12 @@ def test_reports_every_metric_for_ours_each_candidate_and_each_baseline(result) 
     assert result.origins[1] - result.origins[0] == pd.Timedelta(weeks=HORIZON)
 
 
+@pytest.mark.slow
 def test_last_origin_window_ends_at_the_last_week_of_history(sample_history: pd.DataFrame, result) -> None:
     assert result.origins[-1] + pd.Timedelta(weeks=HORIZON - 1) == sample_history["date"].max()
 
 
+@pytest.mark.slow
 def test_our_forecast_is_within_five_percent_of_naive_and_less_biased_on_the_small_sample(result) -> None:
     """A sanity check, not the accuracy test (that is bench/forecast.py on 815 SKUs): the sample has 35
     SKUs and 8 points each, where harmless changes move the ensemble's RMSSE by about +-0.01 (0.908 to
@@ -47,6 +50,7 @@ def test_our_forecast_is_within_five_percent_of_naive_and_less_biased_on_the_sma
     assert abs(metrics.loc["ensemble", "bias"]) < abs(metrics.loc["baseline:Naive", "bias"])
 
 
+@pytest.mark.slow
 def test_too_short_history_or_bad_windows_is_rejected(sample_history: pd.DataFrame) -> None:
     short = sample_history[sample_history["date"] < sample_history["date"].min() + pd.Timedelta(weeks=12)]
     with pytest.raises(ValidationFailed, match="periods"):
@@ -57,6 +61,7 @@ def test_too_short_history_or_bad_windows_is_rejected(sample_history: pd.DataFra
         backtest(sample_history, 0, 2)
 
 
+@pytest.mark.slow
 def test_our_q90_is_calibrated_and_not_worse_than_naive_intervals(result) -> None:
     """Conformal q90 from inner origins: roughly 90% of later actuals at or below it, a pinball loss no worse
     than Naive's own interval (a q90 equal to the point forecast covers about half here)."""

@@ -18,6 +18,7 @@ def forecast(sample_history: pd.DataFrame) -> pd.DataFrame:
     return forecast_demand(sample_history, HORIZON, quantiles=(0.5, 0.9))
 
 
+@pytest.mark.slow
 def test_one_row_per_sku_and_future_week_with_the_documented_columns(
     sample_history: pd.DataFrame, forecast: pd.DataFrame
 ) -> None:
@@ -32,6 +33,7 @@ def test_one_row_per_sku_and_future_week_with_the_documented_columns(
     assert all(d.day_name() == "Sunday" for d in expected)
 
 
+@pytest.mark.slow
 def test_forecasts_are_finite_non_negative_and_ordered_by_quantile(forecast: pd.DataFrame) -> None:
     values = forecast[["forecast", "q50", "q90"]].to_numpy()
     assert np.isfinite(values).all()
@@ -41,6 +43,7 @@ def test_forecasts_are_finite_non_negative_and_ordered_by_quantile(forecast: pd.
     assert (forecast["q90"] > forecast["forecast"]).any()
 
 
+@pytest.mark.slow
 def test_forecast_follows_each_skus_level(sample_history: pd.DataFrame, forecast: pd.DataFrame) -> None:
     """A SKU that sells more recently gets a larger forecast: ranks agree across SKUs."""
     recent = sample_history[sample_history["date"] > sample_history["date"].max() - pd.Timedelta(weeks=26)]
@@ -49,11 +52,13 @@ def test_forecast_follows_each_skus_level(sample_history: pd.DataFrame, forecast
     assert level.corr(mean_forecast, method="spearman") > 0.6
 
 
+@pytest.mark.slow
 def test_same_input_gives_identical_results(sample_history: pd.DataFrame, forecast: pd.DataFrame) -> None:
     again = forecast_demand(sample_history, HORIZON, quantiles=(0.5, 0.9))
     pd.testing.assert_frame_equal(forecast, again)
 
 
+@pytest.mark.slow
 def test_price_and_promotion_columns_are_used_when_given(sample_history: pd.DataFrame) -> None:
     history = sample_history.copy()
     history["promotion"] = (history["date"].dt.isocalendar().week % 5 == 0).astype(int)
@@ -63,6 +68,7 @@ def test_price_and_promotion_columns_are_used_when_given(sample_history: pd.Data
 
 
 @pytest.mark.parametrize("weeks", [1, 6, 18])
+@pytest.mark.slow
 def test_short_histories_still_forecast_every_sku(sample_history: pd.DataFrame, weeks: int) -> None:
     """Too short for the global model or for inner origins: the statistical fallbacks answer instead."""
     short = sample_history[sample_history["date"] < sample_history["date"].min() + pd.Timedelta(weeks=weeks)]
@@ -73,6 +79,7 @@ def test_short_histories_still_forecast_every_sku(sample_history: pd.DataFrame, 
     assert (result["q90"] >= result["forecast"]).all()
 
 
+@pytest.mark.slow
 def test_daily_dates_are_summed_into_their_week(sample_history: pd.DataFrame) -> None:
     """Dates inside a week land in the week ending that Sunday, summed, exactly like weekly input."""
     daily = sample_history.copy()
@@ -96,6 +103,7 @@ def test_daily_dates_are_summed_into_their_week(sample_history: pd.DataFrame) ->
         (lambda h: h.assign(price="cheap"), "price"),
     ],
 )
+@pytest.mark.slow
 def test_bad_history_is_rejected_with_a_message_naming_the_problem(
     sample_history: pd.DataFrame, change, needle: str
 ) -> None:
@@ -104,12 +112,14 @@ def test_bad_history_is_rejected_with_a_message_naming_the_problem(
 
 
 @pytest.mark.parametrize("horizon", [0, -1, 2.5, "3"])
+@pytest.mark.slow
 def test_horizon_must_be_a_positive_integer(sample_history: pd.DataFrame, horizon: object) -> None:
     with pytest.raises(ValidationFailed, match="horizon"):
         forecast_demand(sample_history, horizon)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("quantiles", [(0.0,), (1.2,), ("high",)])
+@pytest.mark.slow
 def test_quantiles_must_lie_strictly_between_zero_and_one(
     sample_history: pd.DataFrame, quantiles: tuple[object, ...]
 ) -> None:
@@ -117,6 +127,7 @@ def test_quantiles_must_lie_strictly_between_zero_and_one(
         forecast_demand(sample_history, 2, quantiles=quantiles)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_weeks_with_more_returns_than_sales_count_as_zero_demand(sample_history: pd.DataFrame) -> None:
     """Inventory's demand history is net of returns, so a week can be negative; it must not break the model."""
     history = sample_history.copy()

@@ -55,6 +55,7 @@ def test_single_sku_forecast_over_http_equals_its_rows_of_the_full_forecast(tmp_
             assert len(longest.json()["items"]) == 104 and longest.json()["fit"]["horizon"] == 104
 
 
+@pytest.mark.slow
 def test_the_cache_key_is_the_data_not_the_row_order(sample_history: pd.DataFrame) -> None:
     """Shuffled rows are the same panel (one fit); a changed quantity is new data (a new fit)."""
     cache = ForecastCache(max_entries=2)
@@ -85,6 +86,7 @@ def test_every_horizon_the_schema_allows_is_answered(sample_history: pd.DataFram
         assert pd.Timestamp(frame["date"].max()) == last + pd.Timedelta(weeks=horizon)
 
 
+@pytest.mark.slow
 def test_concurrent_requests_for_the_same_data_share_one_fit(sample_history: pd.DataFrame) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -59,6 +59,7 @@ def test_bad_orders_column_is_rejected_by_name(sample_history: pd.DataFrame, cha
         forecast_demand(change(sample_history.copy()), 2)
 
 
+@pytest.mark.slow
 def test_forecast_works_without_orders_and_uses_them_when_given(sample_history: pd.DataFrame) -> None:
     with_orders = forecast_demand(sample_history, 3)
     without = forecast_demand(sample_history.drop(columns=["orders"]), 3)
@@ -67,6 +68,7 @@ def test_forecast_works_without_orders_and_uses_them_when_given(sample_history: 
     assert not np.allclose(with_orders["forecast"], without["forecast"])
 
 
+@pytest.mark.slow
 def test_one_bulk_order_lifts_the_forecast_less_when_orders_show_it_was_one_order(
     sample_history: pd.DataFrame,
 ) -> None:

@@ -10,6 +10,8 @@ from sync.ml.forecasting import gbm
 from sync.ml.forecasting.gbm import GlobalModel
 from sync.ml.forecasting.panel import to_panel
 
+pytestmark = pytest.mark.slow
+
 HORIZON = 4
 
 

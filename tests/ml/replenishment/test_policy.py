@@ -66,6 +66,7 @@ def test_the_plan_has_a_row_per_sku_and_says_where_each_figure_came_from(sample_
     assert set(result["demand_source"]) == {"mean_forecaster"}
 
 
+@pytest.mark.slow
 def test_a_higher_target_or_an_uncertain_lead_time_raises_the_reorder_point(sample_history: pd.DataFrame) -> None:
     low = plan(sample_history, ordering_cost=10, service_level=0.90).set_index("sku")
     high = plan(sample_history, ordering_cost=10, service_level=0.99).set_index("sku")

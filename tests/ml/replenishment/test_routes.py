@@ -14,7 +14,7 @@ from sync.inventory.app import create_app as create_inventory_app
 from sync.ml.service import create_app
 from sync.settings import Settings
 from tests.ml.servers import Client, serving
-from tests.servers import free_port
+from tests.serving import free_port
 
 SKUS = ["20723", "21094", "21116", "21439", "15044D", "21106"]
 
@@ -60,6 +60,7 @@ def test_simulate_answers_both_policies(ml: Client, rows: list[dict[str, Any]]) 
     ({"periods": 0}, "periods"),
     ({"start": "2009-12-20"}, "start"),
 ])
+@pytest.mark.slow
 def test_simulate_refuses_bad_input_with_a_422_naming_the_field(ml: Client, rows: list[dict[str, Any]],
                                                                 change: dict[str, Any], field: str) -> None:
     resp = ml.post("/simulate", json={"history": rows, **change})
@@ -69,6 +70,7 @@ def test_simulate_refuses_bad_input_with_a_422_naming_the_field(ml: Client, rows
     assert field in str(error["details"])
 
 
+@pytest.mark.slow
 def test_plan_with_an_unreachable_inventory_is_a_503_and_bad_input_a_422(ml: Client) -> None:
     resp = ml.post("/plan", json={})
     assert resp.status_code == 503 and "inventory service" in resp.json()["error"]["message"]
