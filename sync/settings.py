@@ -8,6 +8,7 @@ is generated from the field descriptions here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +95,14 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="Gateway processes sharing its port (SO_REUSEPORT). More than 1 needs "
         "REDIS_URL, so the registry and exact rate limits are shared by all of them.",
     )
+    GATEWAY_SERVER: Literal["edge", "granian", "uvicorn"] = Field(
+        "edge", description="HTTP server the gateway runs on: `edge` (sync.web.edge), `granian` or `uvicorn` "
+        "(docs/gateway.md, \"Protocol code: measured against libraries\").",
+    )
+    GATEWAY_UPSTREAM_CLIENT: Literal["builtin", "aiohttp", "pyreqwest"] = Field(
+        "builtin", description="HTTP client the gateway proxies with: `builtin` (sync.gateway.upstream), "
+        "`aiohttp` or `pyreqwest` (measured side by side by bench/gateway.py).",
+    )
     GATEWAY_SERVICES: str = Field(
         "inventory=http://127.0.0.1:8004,analytics=http://127.0.0.1:8005,ml=http://127.0.0.1:8006",
         description="Instances the gateway service registers at start: name=url pairs, comma-separated.",
@@ -125,6 +134,10 @@ class Settings(BaseSettings):
     # --- Rate limiting --------------------------------------------------------------------
     RATE_LIMIT_REDIS_URL: str | None = Field(
         None, description="Redis for shared rate limits (falls back to REDIS_URL). Unset: in memory."
+    )
+    RATE_LIMIT_REDIS_CLIENT: Literal["builtin", "redis-py"] = Field(
+        "builtin", description="Redis client of the shared rate limits: `builtin` (sync.gateway.ratelimit.resp) "
+        "or `redis-py` (with hiredis; measured side by side by bench/gateway.py).",
     )
     RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(100, ge=1, description="Limit for endpoints without a rule.")
     RATE_LIMIT_DEFAULT_PER_HOUR: int = Field(1000, ge=1, description="Hourly limit for endpoints without a rule.")

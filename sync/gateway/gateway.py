@@ -29,8 +29,9 @@ from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.models import RateLimit, ServiceEndpoint
 from sync.gateway.ratelimit.memory import MemoryLimiter
 from sync.gateway.ratelimit.redis_limiter import RedisLimiter
-from sync.gateway.ratelimit.resp import RespClient, RespError
+from sync.gateway.ratelimit.resp import RespError
 from sync.gateway.ratelimit.rules import RuleTable
+from sync.gateway.ratelimit.script_client import ScriptClient, make_script_client
 from sync.gateway.registry import Registry, ServicePolicy
 from sync.gateway.retry import RetryBudget
 from sync.gateway.shared import SharedState
@@ -41,7 +42,7 @@ from sync.gateway.stages.ratelimit import RateLimitStage
 from sync.gateway.stages.request_id import RequestId
 from sync.gateway.stages.router import Router
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
-from sync.gateway.upstream import UpstreamPool
+from sync.gateway.upstream_libs import make_pool
 from sync.settings import Settings, csv_list
 
 log = logging.getLogger("sync.gateway")
@@ -69,11 +70,11 @@ class APIGateway:
         self.verifier = TokenVerifier(self.settings)
         self.clients = ClientResolver(parse_networks(csv_list(self.settings.GATEWAY_TRUSTED_PROXIES)))
         self.budget = RetryBudget(clock=clock)
-        self.upstreams = UpstreamPool()
+        self.upstreams = make_pool(self.settings.GATEWAY_UPSTREAM_CLIENT)
         self.fallbacks = FallbackCache(self.settings.GATEWAY_FALLBACK_MAX_ENTRIES,
                                        self.settings.GATEWAY_FALLBACK_MAX_BYTES, clock)
         self._redis: aioredis.Redis | None = None
-        self._limits_resp: RespClient | None = None  # the rate limiter's pipelined connection
+        self._limits_resp: ScriptClient | None = None  # the rate limiter's pipelined connection
         self.shared: SharedState | None = None
         self.redis_limits = self._limits_url is not None
         self._limiter: MemoryLimiter | RedisLimiter = MemoryLimiter(clock)
@@ -218,7 +219,8 @@ class APIGateway:
                 return
             if self._limits_url:
                 wait = self.settings.RATE_LIMIT_REDIS_TIMEOUT
-                self._limits_resp = RespClient(self._limits_url, timeout=wait, connect_timeout=wait)
+                self._limits_resp = make_script_client(self.settings.RATE_LIMIT_REDIS_CLIENT, self._limits_url,
+                                                       timeout=wait, connect_timeout=wait)
                 self._limiter = RedisLimiter(self._limits_resp, fail_closed=self.settings.RATE_LIMIT_FAIL_CLOSED,
                                              on_error=self._count_backend_error)
                 self._limit_stage.limiter = self._limiter

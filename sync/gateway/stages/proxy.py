@@ -31,7 +31,8 @@ from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
 from sync.gateway.stages.context import RequestContext
 from sync.gateway.stages.errors import GatewayError
 from sync.gateway.types import Headers, Receive, Scope, Send
-from sync.gateway.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamTimeout
+from sync.gateway.upstream import UpstreamError, UpstreamTimeout
+from sync.gateway.upstream_libs import UpstreamAnswer, Upstreams
 
 log = logging.getLogger("sync.gateway.proxy")
 
@@ -40,7 +41,7 @@ SMALL_RESPONSE = 64 * 1024
 
 
 class Proxy:
-    def __init__(self, *, upstreams: UpstreamPool, max_body: int, budget: RetryBudget,
+    def __init__(self, *, upstreams: Upstreams, max_body: int, budget: RetryBudget,
                  metrics: GatewayMetrics, clients: ClientResolver, debug: Callable[[], bool],
                  request_deadline: float | None = None, readiness: HealthChecker | None = None) -> None:
         self.upstreams = upstreams
@@ -89,7 +90,7 @@ class Proxy:
             now = time.monotonic()
             attempt_deadline = min(now + timeout, deadline)
             failure: str | None = None
-            resp: UpstreamResponse | None = None
+            resp: UpstreamAnswer | None = None
             try:
                 resp = await self.upstreams.request(
                     inst.base, method, target, headers, body.__aiter__() if isinstance(body, _BodyStream) else body,
@@ -205,7 +206,7 @@ class Proxy:
             headers.append((b"content-length", str(length).encode()))
         return _BodyStream(b"".join(parts), size, receive, self.max_body), False
 
-    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send, instance: str) -> None:
+    async def _relay(self, resp: UpstreamAnswer, ctx: RequestContext, send: Send, instance: str) -> None:
         """Stream the upstream answer to the client; close the upstream connection if that fails."""
         try:
             headers = downstream_response_headers(resp.headers)
