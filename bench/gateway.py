@@ -8,7 +8,7 @@ loopback ports: a static nginx backend, an nginx reverse proxy in front of it, a
 it once per variant, each started as production starts it (``inventory-system serve gateway``, one
 process, settings from the environment: JWT on with a token sent, a default rate limit high enough not
 to trip, circuit breakers and metrics on). The variants (``VARIANTS``) differ in one setting each: the
-server (``GATEWAY_SERVER``: the edge server, granian, uvicorn), the upstream client
+server (``GATEWAY_SERVER``: granian as shipped, uvicorn), the upstream client
 (``GATEWAY_UPSTREAM_CLIENT``: built-in, aiohttp, pyreqwest) and, with limits shared through Redis
 (``--redis-url``, default ``REDIS_URL`` or db 14 of a local Redis; skipped when none answers), the
 limiter's Redis client (``RATE_LIMIT_REDIS_CLIENT``: built-in RESP, redis-py with hiredis). A
@@ -105,8 +105,7 @@ def start_nginx(conf: Path) -> subprocess.Popen[bytes]:
 #: the gateway variants of one run: name -> (settings that differ from the default, the variant it is
 #: compared with, what it is). Each runs through ``inventory-system serve gateway``, the production launch.
 VARIANTS: dict[str, tuple[dict[str, str], str, str]] = {
-    "ours": ({}, "ours", "edge server + built-in upstream client (the default)"),
-    "granian": ({"GATEWAY_SERVER": "granian"}, "ours", "server: granian, ASGI, st runtime, uvloop"),
+    "ours": ({}, "ours", "as shipped: granian (ASGI, st runtime, uvloop) + built-in upstream client"),
     "uvicorn": ({"GATEWAY_SERVER": "uvicorn"}, "ours", "server: uvicorn (uvloop + httptools)"),
     "aiohttp": ({"GATEWAY_UPSTREAM_CLIENT": "aiohttp"}, "ours", "upstream client: aiohttp"),
     "pyreqwest": ({"GATEWAY_UPSTREAM_CLIENT": "pyreqwest"}, "ours", "upstream client: pyreqwest (Rust)"),

@@ -92,12 +92,12 @@ class Settings(BaseSettings):
     )
     GATEWAY_MAX_BODY_BYTES: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body proxied.")
     GATEWAY_WORKERS: int = Field(
-        1, ge=1, le=64, description="Gateway processes sharing its port (SO_REUSEPORT). More than 1 needs "
+        1, ge=1, le=64, description="Gateway processes sharing its port (granian's workers). More than 1 needs "
         "REDIS_URL, so the registry and exact rate limits are shared by all of them.",
     )
-    GATEWAY_SERVER: Literal["edge", "granian", "uvicorn"] = Field(
-        "edge", description="HTTP server the gateway runs on: `edge` (sync.web.edge), `granian` or `uvicorn` "
-        "(docs/gateway.md, \"Protocol code: measured against libraries\").",
+    GATEWAY_SERVER: Literal["granian", "uvicorn"] = Field(
+        "granian", description="HTTP server the gateway runs on: `granian` (ASGI, single-threaded runtime, "
+        "uvloop) or `uvicorn` (the benchmark's reference).",
     )
     GATEWAY_UPSTREAM_CLIENT: Literal["builtin", "aiohttp", "pyreqwest"] = Field(
         "builtin", description="HTTP client the gateway proxies with: `builtin` (sync.gateway.upstream), "
