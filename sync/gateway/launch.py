@@ -47,13 +47,13 @@ def serve_gateway(settings: Settings, *, host: str | None = None, port: int | No
     return _serve_granian(settings, host, port, workers)
 
 
-def http1_settings() -> Any:
-    """granian's HTTP/1 limits for the gateway: a request head must arrive within ``HEAD_TIMEOUT`` seconds
+def http1_settings(head_timeout: float = HEAD_TIMEOUT) -> Any:
+    """granian's HTTP/1 limits for the gateway: a request head must arrive within ``head_timeout`` seconds
     (granian then closes the connection; the same timer closes a keep-alive connection idle that long)
     and may be at most ``MAX_HEAD_BYTES`` (else 431)."""
     from granian.http import HTTP1Settings
 
-    return HTTP1Settings(header_read_timeout=int(HEAD_TIMEOUT * 1000), keep_alive=True, max_buffer_size=MAX_HEAD_BYTES)
+    return HTTP1Settings(header_read_timeout=int(head_timeout * 1000), keep_alive=True, max_buffer_size=MAX_HEAD_BYTES)
 
 
 def _serve_granian(settings: Settings, host: str, port: int, workers: int) -> int:

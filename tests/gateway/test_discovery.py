@@ -169,10 +169,10 @@ async def test_delete_and_debug_switch_reach_the_other_replica(upstreams, redis_
 async def test_up_registers_with_ttl_renews_and_deregisters_on_stop() -> None:
     """What `inventory-system up` does with SERVICE_REGISTRY_URL: register with a TTL, renew, DELETE on stop."""
     from sync.supervisor import Supervisor
-    from tests.gateway.conftest import serve_with_edge
+    from tests.gateway.conftest import serve_with_granian
 
     gateway = APIGateway(settings=make_settings())
-    async with serve_with_edge(gateway) as url, httpx.AsyncClient(base_url=url) as client:
+    async with serve_with_granian(gateway) as url, httpx.AsyncClient(base_url=url) as client:
         sup = Supervisor(make_settings(SERVICE_REGISTRY_URL=url, SERVICE_REGISTRY_TTL=1))
         await asyncio.to_thread(sup._register, url)
         try:

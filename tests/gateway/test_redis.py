@@ -50,7 +50,7 @@ async def gateway_process(redis_url: str, services: str, *, workers: int = 1,
         env.pop(key, None)
     proc = subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers)],
-                            cwd=ROOT, env=env)  # the production command (edge server)
+                            cwd=ROOT, env=env)  # the production command (granian)
     if started is not None:
         started.append(proc)
     url = f"http://127.0.0.1:{port}"
