@@ -60,8 +60,8 @@ async def test_bad_ttl_is_a_422_naming_it(upstreams) -> None:  # type: ignore[no
             assert r.status_code == 422, r.text
             assert "ttl" in r.text
         assert (await client.get("/dyn/x")).status_code == 404
-        for bad in (0, -1, "30", True, 1e9, 30):  # the TTL is a query parameter; in the body it is refused, named
-            r = await client.post("/services/dyn", json={**body(up), "ttl": bad})
+        for in_body in (0, -1, "30", True, 1e9, 30):  # the TTL is a query parameter; in the body it is refused
+            r = await client.post("/services/dyn", json={**body(up), "ttl": in_body})
             assert r.status_code == 422 and "ttl" in r.text, r.text
         assert (await client.get("/dyn/x")).status_code == 404
         r = await client.post("/services/dyn?ttl=30", json=body(up))

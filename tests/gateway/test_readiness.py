@@ -25,7 +25,8 @@ pytestmark = pytest.mark.anyio
 
 def ml_endpoint(port: int) -> ServiceEndpoint:
     url = f"http://127.0.0.1:{port}"
-    return ServiceEndpoint(name="ml-1", url=url, health_check_url=url + "/health")
+    return ServiceEndpoint(name="ml-1", url=url, health_check_url=url + "/health", weight=1, timeout=30,
+                           retry_count=3, circuit_breaker_threshold=5, circuit_breaker_timeout=60)
 
 
 async def _until_health_passes(url: str) -> None:
