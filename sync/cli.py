@@ -14,20 +14,19 @@ from typing import Any
 from sync import __version__
 from sync.settings import Settings
 
-#: service name -> (module, factory); each factory takes a Settings and returns an ASGI app
-#: (the gateway's returns an APIGateway, whose ``.app`` is served).
+#: service name -> (module, factory); each factory takes a Settings and returns an ASGI app. The gateway
+#: is not among them: it has its own launch (:func:`sync.gateway.launch.serve_gateway`).
 SERVICE_FACTORIES: dict[str, tuple[str, str]] = {
     "inventory": ("sync.inventory.app", "create_app"),
     "analytics": ("sync.analytics.app", "create_app"),
     "ml": ("sync.ml.service", "create_app"),
-    "gateway": ("sync.gateway.service", "create_gateway"),
 }
+SERVICES = (*SERVICE_FACTORIES, "gateway")
 
 
 def build_app(name: str, settings: Settings) -> Any:
     module_name, factory_name = SERVICE_FACTORIES[name]
-    built = getattr(importlib.import_module(module_name), factory_name)(settings)
-    return built.app if name == "gateway" else built
+    return getattr(importlib.import_module(module_name), factory_name)(settings)
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -120,7 +119,7 @@ def make_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_up)
 
     serve = sub.add_parser("serve", help="run one service in this process")
-    serve.add_argument("service", choices=sorted(SERVICE_FACTORIES))
+    serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None,

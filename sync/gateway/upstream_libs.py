@@ -162,6 +162,9 @@ class AiohttpPool:
 
 
 # --- pyreqwest ---------------------------------------------------------------------------------------------
+_closing: set[asyncio.Task[None]] = set()  # streamed requests being exited after release/close
+
+
 class _ReqwestResponse:
     __slots__ = ("_reader", "_stream", "content_length", "headers", "status")
 
@@ -203,7 +206,9 @@ class _ReqwestResponse:
             from pyreqwest.request import StreamRequest
 
             assert isinstance(stream, StreamRequest)
-            asyncio.get_running_loop().create_task(stream.__aexit__(None, None, None))
+            task = asyncio.get_running_loop().create_task(stream.__aexit__(None, None, None))
+            _closing.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(_closing.discard)
 
 
 def _reqwest_error(exc: BaseException) -> UpstreamError:
