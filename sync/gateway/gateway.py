@@ -74,7 +74,7 @@ class APIGateway:
         self.fallbacks = FallbackCache(self.settings.GATEWAY_FALLBACK_MAX_ENTRIES,
                                        self.settings.GATEWAY_FALLBACK_MAX_BYTES, clock)
         self._redis: aioredis.Redis | None = None
-        self._limits_resp: ScriptClient | None = None  # the rate limiter's pipelined connection
+        self._limits_resp: ScriptClient | None = None  # the rate limiter's Redis client
         self.shared: SharedState | None = None
         self.redis_limits = self._limits_url is not None
         self._limiter: MemoryLimiter | RedisLimiter = MemoryLimiter(clock)
