@@ -1,24 +1,27 @@
-"""Gateway benchmark (SPEC): our gateway vs an nginx reverse proxy, same static nginx backend, one run.
+"""Gateway benchmark (SPEC): our gateway vs an nginx reverse proxy, same static nginx backend, one run; and the
+gateway's hand-written protocol code against well-kept libraries, each through the same launch.
 
-    python bench/gateway.py [--duration 6] [--repeat 3] [--connections 32]
+    python bench/gateway.py [--duration 6] [--repeat 3] [--connections 32] [--variants ours,granian,...]
 
 Installs nginx and wrk with bench/install_tools.sh (Debian packages) when missing, then starts on free
-loopback ports: a static nginx backend, an nginx reverse proxy in front of it, and our gateway in front
-of it (one process on the edge server, as ``inventory-system serve gateway`` runs it) with JWT on (a
-token is sent), a rate limit high enough not to trip, circuit breakers and metrics on. It runs
-``wrk -t1 -c32`` against the proxy and the gateway and prints requests/s of each and their ratio (goal
->= 0.20), then ``wrk -t1 -c10`` against the backend directly and through each proxy and prints the
-p50/p99 latency each adds (goal: gateway p50 <= 1 ms); with 10 closed-loop connections a saturated
-proxy's p50 is mostly queueing (10 / its requests per second), so the same figures are also printed for
-one connection, where nothing queues. It also prints each proxy's CPU time per request, which other
-load on the machine disturbs far less than requests/s, and, for reference, the same gateway served by
-uvicorn (what the seed's ``uvicorn.run(gateway.app)`` gets), the gateway with its limits shared through
-Redis (``--redis-url``, default ``REDIS_URL`` or db 14 of a local Redis; skipped when none answers),
-and a featureless raw-ASGI forwarder on uvicorn with an aiohttp session (the SPEC's reference).
-Timings are noisy on a shared 2-core machine (the same run can differ by 20% from one minute to the
-next), so every figure is measured in ``--repeat`` rounds (default 3) that interleave the targets, and
-the medians are printed, with each round's ratio and added latency. Every process it starts is stopped
-at the end.
+loopback ports: a static nginx backend, an nginx reverse proxy in front of it, and the gateway in front of
+it once per variant, each started as production starts it (``inventory-system serve gateway``, one
+process, settings from the environment: JWT on with a token sent, a default rate limit high enough not
+to trip, circuit breakers and metrics on). The variants (``VARIANTS``) differ in one setting each: the
+server (``GATEWAY_SERVER``: granian as shipped, uvicorn), the upstream client
+(``GATEWAY_UPSTREAM_CLIENT``: built-in, aiohttp, pyreqwest) and, with limits shared through Redis
+(``--redis-url``, default ``REDIS_URL`` or db 14 of a local Redis; skipped when none answers), the
+limiter's Redis client (``RATE_LIMIT_REDIS_CLIENT``: built-in RESP, redis-py with hiredis). A
+featureless raw-ASGI forwarder on uvicorn with an aiohttp session (the SPEC's reference) runs beside them.
+
+It runs ``wrk -t1 -c32`` against each and prints requests/s, CPU time per request (which other load
+disturbs far less than requests/s), the ratio to nginx (goal for the default >= 0.20) and, per variant,
+the ratio to the variant it replaces one piece of, per round and median; then ``wrk -t1 -c10`` against
+the backend directly and through nginx and the default gateway and prints the p50/p99 latency each adds
+(goal: gateway p50 <= 1 ms); with 10 closed-loop connections a saturated proxy's p50 is mostly queueing,
+so the same figures are also printed for one connection. Timings are noisy on a shared 2-core machine,
+so every figure is measured in ``--repeat`` rounds (default 3) that interleave the targets, medians are
+printed, and so is the load average before and after. Every process it starts is stopped at the end.
 """
 
 from __future__ import annotations
@@ -99,23 +102,38 @@ def start_nginx(conf: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_gateway(port: int, backend: int, factory: str = "gateway:make_app", *,
-                  edge: bool = False, limits_redis: str | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "JWT_SECRET": SECRET, "BENCH_BACKEND": f"http://127.0.0.1:{backend}",
-           "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}", "HEALTH_CHECK_INTERVAL": "5",
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}", "LOG_LEVEL": "WARNING"}
-    for key in ("REDIS_URL", "RATE_LIMIT_REDIS_URL"):
+#: the gateway variants of one run: name -> (settings that differ from the default, the variant it is
+#: compared with, what it is). Each runs through ``inventory-system serve gateway``, the production launch.
+VARIANTS: dict[str, tuple[dict[str, str], str, str]] = {
+    "ours": ({}, "ours", "as shipped: granian (ASGI, st runtime, uvloop) + built-in upstream client"),
+    "uvicorn": ({"GATEWAY_SERVER": "uvicorn"}, "ours", "server: uvicorn (uvloop + httptools)"),
+    "aiohttp": ({"GATEWAY_UPSTREAM_CLIENT": "aiohttp"}, "ours", "upstream client: aiohttp"),
+    "pyreqwest": ({"GATEWAY_UPSTREAM_CLIENT": "pyreqwest"}, "ours", "upstream client: pyreqwest (Rust)"),
+    "redis": ({"RATE_LIMIT_REDIS_CLIENT": "builtin"}, "redis", "limits on Redis, built-in RESP client"),
+    "redis-py": ({"RATE_LIMIT_REDIS_CLIENT": "redis-py"}, "redis", "limits on Redis, redis-py + hiredis"),
+}
+
+
+def start_gateway(port: int, backend: int, settings: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``inventory-system serve gateway`` with the benchmark's settings (JWT on, a limit that never trips)."""
+    env = {**os.environ, "JWT_SECRET": SECRET, "GATEWAY_SERVICES": f"static=http://127.0.0.1:{backend}",
+           "HEALTH_CHECK_INTERVAL": "5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
+           "RATE_LIMIT_DEFAULT_PER_MINUTE": "10000000", "RATE_LIMIT_DEFAULT_PER_HOUR": "1000000000",
+           "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "1"}
+    for key in ("REDIS_URL", "RATE_LIMIT_REDIS_URL", "GATEWAY_SERVER", "GATEWAY_UPSTREAM_CLIENT",
+                "RATE_LIMIT_REDIS_CLIENT"):
         env.pop(key, None)
-    if limits_redis:
-        env["RATE_LIMIT_REDIS_URL"] = limits_redis
-    if edge:
-        return subprocess.Popen([sys.executable, "-m", "sync.web.edge", factory, "--factory", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env)
+    env.update(settings)
+    return subprocess.Popen([sys.executable, "-m", "sync.cli", "serve", "gateway"], cwd=ROOT, env=env)
+
+
+def start_featureless(port: int, backend: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BENCH_BACKEND": f"http://127.0.0.1:{backend}",
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"}
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), factory,
-         "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-         "--log-level", "warning", "--lifespan", "on"],
-        cwd=ROOT, env=env)
+        [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"),
+         "gateway:make_featureless_app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+         "--http", "httptools", "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
 
 
 def wrk(url: str, connections: int, duration: float, token: str | None = None) -> dict[str, float]:
@@ -159,17 +177,6 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def make_app() -> Any:
-    """The gateway as benchmarked (uvicorn factory): settings from the environment, a never-tripping limit."""
-    from sync.api_gateway import RateLimit
-    from sync.gateway.service import create_gateway
-
-    gateway = create_gateway()
-    gateway.set_rate_limit("static/*", RateLimit(requests_per_minute=10_000_000, requests_per_hour=1_000_000_000,
-                                                 burst_limit=1_000_000))
-    return gateway.app
-
-
 def make_featureless_app() -> Any:
     """The reference point of the SPEC: a raw-ASGI forwarder with one aiohttp session and no features."""
     import aiohttp
@@ -195,6 +202,11 @@ def make_featureless_app() -> Any:
     return app
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per throughput run")
@@ -202,16 +214,24 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32, help="connections of the throughput run")
     parser.add_argument("--latency-connections", type=int, default=10)
     parser.add_argument("--latency-duration", type=float, default=4.0)
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma-separated gateway variants to measure (of {', '.join(VARIANTS)})")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
-                        help="Redis for the extra run with limits shared through Redis (skipped if unreachable)")
+                        help="Redis for the variants with limits shared through Redis (skipped if unreachable)")
     args = parser.parse_args()
     redis_url = args.redis_url if redis_reachable(args.redis_url) else None
+    chosen = ["ours", *(v for v in args.variants.split(",") if v and v != "ours")]
+    if unknown := [v for v in chosen if v not in VARIANTS]:
+        parser.error(f"unknown variants {unknown}")
+    if not redis_url:
+        chosen = [v for v in chosen if VARIANTS[v][1] != "redis"]
 
     subprocess.run(["bash", str(ROOT / "bench" / "install_tools.sh")], check=True)
     sys.path.insert(0, str(ROOT))
     from sync.gateway.auth import issue_token
 
     token = issue_token(SECRET, "bench", ["read"], ttl_seconds=3600)
+    load_before = load_average()
     procs: list[subprocess.Popen[Any]] = []
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
         work = Path(tmp)
@@ -219,36 +239,39 @@ def main() -> int:
         (work / "www").mkdir()
         (work / "www" / "item.json").write_bytes(BODY)
         (work / "www" / "health").write_bytes(b'{"status":"ok"}\n')
-        backend, proxy, gateway, plain, seed, shared = (free_port() for _ in range(6))
+        backend, proxy, plain = free_port(), free_port(), free_port()
+        ports = {name: free_port() for name in chosen}
         try:
             procs.append(start_nginx(nginx_conf(work, "backend", backend, f"""
     server {{ listen 127.0.0.1:{backend}; root {work}/www; default_type application/json;
              location / {{ }} }}""")))
-            procs.append(start_nginx(nginx_conf(work, "proxy", proxy, f"""
+            nginx = start_nginx(nginx_conf(work, "proxy", proxy, f"""
     upstream backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
     server {{ listen 127.0.0.1:{proxy};
              location /static/ {{ proxy_pass http://backend/; proxy_http_version 1.1;
-                                  proxy_set_header Connection ""; }} }}""")))
-            procs.append(start_gateway(gateway, backend, edge=True))
-            procs.append(start_gateway(plain, backend, "gateway:make_featureless_app"))
-            procs.append(start_gateway(seed, backend))
-            if redis_url:
-                procs.append(start_gateway(shared, backend, edge=True, limits_redis=redis_url))
+                                  proxy_set_header Connection ""; }} }}"""))
+            procs.append(nginx)
+            featureless = start_featureless(plain, backend)
+            procs.append(featureless)
+            gateways: dict[str, subprocess.Popen[bytes]] = {}
+            for name in chosen:
+                settings, baseline, _ = VARIANTS[name]
+                if baseline == "redis":
+                    settings = {**settings, "RATE_LIMIT_REDIS_URL": str(redis_url)}
+                gateways[name] = start_gateway(ports[name], backend, settings)
+                procs.append(gateways[name])
             wait_http(backend, "/item.json")
             wait_http(plain, "/static/item.json")
             wait_http(proxy, "/static/item.json")
-            wait_http(gateway, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
-            wait_http(seed, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
+            for name in chosen:
+                wait_http(ports[name], "/static/item.json", headers={"Authorization": f"Bearer {token}"})
             direct_url = f"http://127.0.0.1:{backend}/item.json"
             targets: dict[str, tuple[str, int, str | None]] = {  # name -> url, pid, token
-                "nginx": (f"http://127.0.0.1:{proxy}/static/item.json", procs[1].pid, None),
-                "ours": (f"http://127.0.0.1:{gateway}/static/item.json", procs[2].pid, token),
-                "featureless": (f"http://127.0.0.1:{plain}/static/item.json", procs[3].pid, None),
-                "uvicorn": (f"http://127.0.0.1:{seed}/static/item.json", procs[4].pid, token),
+                "nginx": (f"http://127.0.0.1:{proxy}/static/item.json", nginx.pid, None),
+                "featureless": (f"http://127.0.0.1:{plain}/static/item.json", featureless.pid, None),
+                **{name: (f"http://127.0.0.1:{ports[name]}/static/item.json", gateways[name].pid, token)
+                   for name in chosen},
             }
-            if redis_url:
-                wait_http(shared, "/static/item.json", headers={"Authorization": f"Bearer {token}"})
-                targets["redis"] = (f"http://127.0.0.1:{shared}/static/item.json", procs[5].pid, token)
             for url, _, tok in targets.values():  # warm-up
                 wrk(url, args.connections, 2, tok)
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
@@ -261,7 +284,7 @@ def main() -> int:
                                                ("g", targets["ours"][::2], c), ("d1", (direct_url, None), 1),
                                                ("n1", targets["nginx"][::2], 1), ("g1", targets["ours"][::2], 1)):
                     lat[key].append(wrk(url, conns, args.latency_duration, tok))
-            with urllib_open(f"http://127.0.0.1:{gateway}/metrics") as metrics:
+            with urllib_open(f"http://127.0.0.1:{ports['ours']}/metrics") as metrics:
                 limited = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                               if line.startswith("gateway_rate_limited_total"))
         finally:
@@ -272,30 +295,38 @@ def main() -> int:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+    load_after = load_average()
     med = {name: {k: median(r[k] for r in rs) for k in ("rps", "cpu_us", "non2xx")} for name, rs in runs.items()}
-    ratios = [o["rps"] / n["rps"] for o, n in zip(runs["ours"], runs["nginx"], strict=True)]
-    ratio = median(ratios)
-    n, g = med["nginx"], med["ours"]
+
+    def ratios(name: str, base: str) -> list[float]:
+        return [x["rps"] / y["rps"] for x, y in zip(runs[name], runs[base], strict=True)]
+
     print(f"wrk -t1 -c{args.connections} -d{args.duration:g}s, static nginx backend, one process each; "
-          f"median of {args.repeat} interleaved rounds")
-    print(f"  nginx reverse proxy : {n['rps']:10.0f} req/s  {n['cpu_us']:7.1f} us CPU/request  "
-          f"(non-2xx {n['non2xx']:.0f})")
-    print(f"  our gateway         : {g['rps']:10.0f} req/s  {g['cpu_us']:7.1f} us CPU/request  "
-          f"(non-2xx {g['non2xx']:.0f}; JWT, rate limit, breakers, metrics on; 429s: {limited:.0f})")
-    if "redis" in med:
-        r = med["redis"]
-        print(f"  limits on Redis     : {r['rps']:10.0f} req/s  {r['cpu_us']:7.1f} us CPU/request  "
-              f"(the same gateway with RATE_LIMIT_REDIS_URL: one script call per request; non-2xx {r['non2xx']:.0f})")
-    else:
-        print(f"  limits on Redis     : skipped (no Redis answers at {args.redis_url})")
-    u, f = med["uvicorn"], med["featureless"]
-    print(f"  same gateway, uvicorn: {u['rps']:9.0f} req/s  {u['cpu_us']:7.1f} us CPU/request  "
-          "(what the seed's uvicorn.run(gateway.app) gets)")
-    print(f"  featureless forwarder: {f['rps']:9.0f} req/s  {f['cpu_us']:7.1f} us CPU/request  "
-          "(raw ASGI on uvicorn + one aiohttp session, no features: the SPEC's reference)")
-    print(f"  ratio gateway/nginx : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'}; rounds "
-          f"{', '.join(f'{x:.3f}' for x in ratios)}); on uvicorn {u['rps'] / n['rps']:.3f}; "
-          f"featureless/nginx {f['rps'] / n['rps']:.3f}")
+          f"median of {args.repeat} interleaved rounds; load average before {load_before}, after {load_after}")
+    n = med["nginx"]
+    print(f"  {'nginx reverse proxy':<22}: {n['rps']:9.0f} req/s  {n['cpu_us']:6.1f} us CPU/request")
+    for name in chosen:
+        m = med[name]
+        settings, base, what = VARIANTS[name]
+        to_nginx = ratios(name, "nginx")
+        line = (f"  {name:<22}: {m['rps']:9.0f} req/s  {m['cpu_us']:6.1f} us CPU/request  /nginx "
+                f"{median(to_nginx):.3f}")
+        if base != name:
+            to_base = ratios(name, base)
+            line += (f"  /{base} {median(to_base):.3f} (rounds {', '.join(f'{x:.3f}' for x in to_base)}; "
+                     f"{'within 10%' if median(to_base) >= 0.9 else 'more than 10% slower'})")
+        else:
+            line += f" (rounds {', '.join(f'{x:.3f}' for x in to_nginx)})"
+        print(f"{line}  [{what}; non-2xx {m['non2xx']:.0f}]")
+    if not redis_url:
+        print(f"  limits on Redis       : skipped (no Redis answers at {args.redis_url})")
+    f = med["featureless"]
+    print(f"  {'featureless forwarder':<22}: {f['rps']:9.0f} req/s  {f['cpu_us']:6.1f} us CPU/request  /nginx "
+          f"{median(ratios('featureless', 'nginx')):.3f}  [raw ASGI on uvicorn + one aiohttp session, no "
+          "features: the SPEC's reference]")
+    ratio = median(ratios("ours", "nginx"))
+    print(f"  ratio gateway/nginx   : {ratio:.3f}  (goal >= 0.20: {'met' if ratio >= 0.20 else 'MISSED'}; "
+          f"429s during the run: {limited:.0f})")
     p50 = {k: median(x["p50"] for x in v) for k, v in lat.items()}
     p99 = {k: median(x["p99"] for x in v) for k, v in lat.items()}
     added_runs = [g_["p50"] - d_["p50"] for g_, d_ in zip(lat["g"], lat["d"], strict=True)]

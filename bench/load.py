@@ -5,7 +5,7 @@ One command (PostgreSQL from ``--database-url``, ``BENCH_DATABASE_URL`` or ``TES
 
     .venv/bin/python bench/load.py [--steps 1,4,16,32,64] [--seconds 8] [--instances 1,2]
 
-The stack is started as production starts it (``inventory-system serve NAME``, the gateway on its edge server),
+The stack is started as production starts it (``inventory-system serve NAME``, the gateway on granian),
 with ``--instances`` inventory instances on one PostgreSQL database behind the gateway, plus the ML service.
 Each step runs that many concurrent aiohttp clients for ``--seconds`` after a 1 s warm-up; a client's request is
 a stock-level read (60%), a single movement (30%: receipts and shipments of one unit on 100 hot SKUs) or a
@@ -87,7 +87,8 @@ def _env(**extra: str) -> dict[str, str]:
 async def _client(session: aiohttp.ClientSession, base: str, codes: list[str], stop_at: float, record_from: float,
                   latencies: dict[str, list[float]], errors: dict[str, int]) -> None:
     rng = random.Random()
-    kinds, weights = zip(*MIX, strict=True)
+    kinds = [kind for kind, _ in MIX]
+    weights = [weight for _, weight in MIX]
     flip = False
     while (now := time.perf_counter()) < stop_at:
         kind = rng.choices(kinds, weights)[0]

@@ -14,20 +14,19 @@ from typing import Any
 from sync import __version__
 from sync.settings import Settings
 
-#: service name -> (module, factory); each factory takes a Settings and returns an ASGI app
-#: (the gateway's returns an APIGateway, whose ``.app`` is served).
+#: service name -> (module, factory); each factory takes a Settings and returns an ASGI app. The gateway
+#: is not among them: it has its own launch (:func:`sync.gateway.launch.serve_gateway`).
 SERVICE_FACTORIES: dict[str, tuple[str, str]] = {
     "inventory": ("sync.inventory.app", "create_app"),
     "analytics": ("sync.analytics.app", "create_app"),
     "ml": ("sync.ml.service", "create_app"),
-    "gateway": ("sync.gateway.service", "create_gateway"),
 }
+SERVICES = (*SERVICE_FACTORIES, "gateway")
 
 
 def build_app(name: str, settings: Settings) -> Any:
     module_name, factory_name = SERVICE_FACTORIES[name]
-    built = getattr(importlib.import_module(module_name), factory_name)(settings)
-    return built.app if name == "gateway" else built
+    return getattr(importlib.import_module(module_name), factory_name)(settings)
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,37 +49,22 @@ def _cmd_admin_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from sync.web.server import serve
+    if args.service == "gateway":
+        from sync.gateway.launch import serve_gateway
 
-    workers = args.workers or settings.GATEWAY_WORKERS
-    if args.service == "gateway" and workers > 1:
-        return _serve_gateway_workers(args, settings, workers)
-    if args.workers and args.service != "gateway":
+        return serve_gateway(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.workers:
         print("--workers: only the gateway runs several processes", file=sys.stderr)
         return 2
-    default_port = {
-        "inventory": settings.INVENTORY_PORT, "analytics": settings.ANALYTICS_PORT,
-        "ml": settings.ML_PORT, "gateway": settings.GATEWAY_PORT,
-    }[args.service]
-    default_host = settings.GATEWAY_HOST if args.service == "gateway" else settings.SERVICE_HOST
-    if args.service != "gateway":  # admin routes always need a token: ADMIN_TOKEN or the per-install one
-        from sync.web.admin_token import with_admin_token
+    from sync.web.admin_token import with_admin_token
+    from sync.web.server import serve
 
-        settings = with_admin_token(settings)
-    serve(build_app(args.service, settings), host=args.host or default_host, port=args.port or default_port,
-          log_level=settings.LOG_LEVEL, proxy_headers=args.service != "gateway", edge=args.service == "gateway")
+    default_port = {"inventory": settings.INVENTORY_PORT, "analytics": settings.ANALYTICS_PORT,
+                    "ml": settings.ML_PORT}[args.service]
+    settings = with_admin_token(settings)  # admin routes always need a token: ADMIN_TOKEN or the per-install one
+    serve(build_app(args.service, settings), host=args.host or settings.SERVICE_HOST, port=args.port or default_port,
+          log_level=settings.LOG_LEVEL)
     return 0
-
-
-def _serve_gateway_workers(args: argparse.Namespace, settings: Settings, workers: int) -> int:
-    from sync.web.workers import serve_workers
-
-    if not settings.REDIS_URL:
-        print(f"{workers} gateway workers need REDIS_URL: without it each worker would keep its own registry "
-              "and its own rate limits (N workers would admit N times the limit)", file=sys.stderr)
-        return 2
-    return serve_workers(lambda: build_app("gateway", settings), host=args.host or settings.GATEWAY_HOST,
-                         port=args.port or settings.GATEWAY_PORT, workers=workers, graceful_timeout=5.0)
 
 
 def _cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,7 +119,7 @@ def make_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_up)
 
     serve = sub.add_parser("serve", help="run one service in this process")
-    serve.add_argument("service", choices=sorted(SERVICE_FACTORIES))
+    serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None,

@@ -8,6 +8,7 @@ is generated from the field descriptions here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,8 +92,16 @@ class Settings(BaseSettings):
     )
     GATEWAY_MAX_BODY_BYTES: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body proxied.")
     GATEWAY_WORKERS: int = Field(
-        1, ge=1, le=64, description="Gateway processes sharing its port (SO_REUSEPORT). More than 1 needs "
+        1, ge=1, le=64, description="Gateway processes sharing its port (granian's workers). More than 1 needs "
         "REDIS_URL, so the registry and exact rate limits are shared by all of them.",
+    )
+    GATEWAY_SERVER: Literal["granian", "uvicorn"] = Field(
+        "granian", description="HTTP server the gateway runs on: `granian` (ASGI, single-threaded runtime, "
+        "uvloop) or `uvicorn` (the benchmark's reference).",
+    )
+    GATEWAY_UPSTREAM_CLIENT: Literal["builtin", "aiohttp", "pyreqwest"] = Field(
+        "builtin", description="HTTP client the gateway proxies with: `builtin` (sync.gateway.upstream), "
+        "`aiohttp` or `pyreqwest` (measured side by side by bench/gateway.py).",
     )
     GATEWAY_SERVICES: str = Field(
         "inventory=http://127.0.0.1:8004,analytics=http://127.0.0.1:8005,ml=http://127.0.0.1:8006",
@@ -125,6 +134,10 @@ class Settings(BaseSettings):
     # --- Rate limiting --------------------------------------------------------------------
     RATE_LIMIT_REDIS_URL: str | None = Field(
         None, description="Redis for shared rate limits (falls back to REDIS_URL). Unset: in memory."
+    )
+    RATE_LIMIT_REDIS_CLIENT: Literal["builtin", "redis-py"] = Field(
+        "builtin", description="Redis client of the shared rate limits: `builtin` (sync.gateway.ratelimit.resp) "
+        "or `redis-py` (with hiredis; measured side by side by bench/gateway.py).",
     )
     RATE_LIMIT_DEFAULT_PER_MINUTE: int = Field(100, ge=1, description="Limit for endpoints without a rule.")
     RATE_LIMIT_DEFAULT_PER_HOUR: int = Field(1000, ge=1, description="Hourly limit for endpoints without a rule.")

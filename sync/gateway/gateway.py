@@ -35,7 +35,7 @@ from sync.gateway.registry import Registry, ServicePolicy
 from sync.gateway.retry import RetryBudget
 from sync.gateway.shared import SharedState
 from sync.gateway.types import ASGIApp, Receive, Scope, Send
-from sync.gateway.upstream import UpstreamPool
+from sync.gateway.upstream_libs import make_pool
 from sync.settings import Settings, csv_list
 
 log = logging.getLogger("sync.gateway")
@@ -65,7 +65,7 @@ class APIGateway:
         self.verifier = TokenVerifier(self.settings)
         self.clients = ClientResolver(parse_networks(csv_list(self.settings.GATEWAY_TRUSTED_PROXIES)))
         self.budget = RetryBudget(clock=clock)
-        self.upstreams = UpstreamPool()
+        self.upstreams = make_pool(self.settings.GATEWAY_UPSTREAM_CLIENT)
         self.fallbacks = FallbackCache(self.settings.GATEWAY_FALLBACK_MAX_ENTRIES,
                                        self.settings.GATEWAY_FALLBACK_MAX_BYTES, clock)
         self._redis: aioredis.Redis | None = None

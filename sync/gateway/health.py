@@ -19,7 +19,8 @@ import time
 from sync.gateway.balancer import HEALTHY, STARTING, UNHEALTHY, Instance, Pool
 from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.registry import Registry
-from sync.gateway.upstream import UpstreamError, UpstreamPool, split_url
+from sync.gateway.upstream import UpstreamError, split_url
+from sync.gateway.upstream_libs import Upstreams
 
 log = logging.getLogger("sync.gateway.health")
 
@@ -27,7 +28,7 @@ NOT_READY_INTERVAL = 1.0  # seconds between checks of a starting or failing inst
 
 
 class HealthChecker:
-    def __init__(self, registry: Registry, upstreams: UpstreamPool, interval: float, metrics: GatewayMetrics) -> None:
+    def __init__(self, registry: Registry, upstreams: Upstreams, interval: float, metrics: GatewayMetrics) -> None:
         self.registry = registry
         self.upstreams = upstreams
         self.interval = interval

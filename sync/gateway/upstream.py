@@ -401,7 +401,8 @@ class UpstreamPool:
     async def _exchange(self, conn: _Connection, origin: Origin, method: str, target: bytes, headers: Headers,
                         body: bytes | AsyncIterable[bytes] | None, read_timeout: float) -> UpstreamResponse:
         conn.is_head = method == "HEAD"
-        conn.head_future = future = self.loop.create_future()
+        future: asyncio.Future[UpstreamResponse] = self.loop.create_future()
+        conn.head_future = future
         head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", origin.host_header, b"\r\n"]
         has_length = False
         for name, value in headers:

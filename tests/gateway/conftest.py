@@ -1,5 +1,5 @@
 """Fixtures for the gateway tests: real upstream servers, a gateway served on a free port by uvicorn and by
-the edge server."""
+granian (the production server, embedded in the test's event loop)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from sync.gateway.gateway import APIGateway
+from sync.gateway.launch import http1_settings
 from sync.gateway.models import ServiceEndpoint
 from sync.settings import Settings
-from sync.web.edge import EdgeServer
 from tests.gateway.upstream import Upstream
-from tests.serving import running_in_loop
+from tests.serving import free_port, running_in_loop
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 ADMIN_TOKEN = "gateway-admin-token-for-tests"  # what make_settings gives the gateway's admin check
@@ -77,28 +77,40 @@ def serve_with_uvicorn(gateway: APIGateway) -> AbstractAsyncContextManager[str]:
 
 
 @asynccontextmanager
-async def serve_with_edge(gateway: APIGateway) -> AsyncIterator[str]:
-    """Serve ``gateway.app`` with the edge server (what ``inventory-system serve gateway`` runs)."""
-    server = EdgeServer(gateway.app, host="127.0.0.1", port=0, graceful_timeout=2.0)
+async def serve_with_granian(gateway: APIGateway) -> AsyncIterator[str]:
+    """Serve ``gateway.app`` with granian (what ``inventory-system serve gateway`` runs: ASGI interface with
+    lifespan, the gateway's HTTP/1 limits), embedded in this event loop on a free port."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    port = free_port()
+    server = Server(gateway.app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, websockets=False,
+                    http1_settings=http1_settings(), log_level=LogLevels.warning)
     task = asyncio.create_task(server.serve())
-    started = asyncio.create_task(server.started.wait())
-    await asyncio.wait([task, started], timeout=5, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        started.cancel()
-        task.result()
-    assert server.started.is_set(), "gateway did not start"
+    for _ in range(500):
+        if task.done():
+            task.result()
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("gateway did not start")
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.shutdown()
+        server.stop()  # type: ignore[no-untyped-call]
         await task
 
 
-@pytest.fixture(params=[pytest.param("uvicorn", marks=pytest.mark.slow), "edge"])
+@pytest.fixture(params=[pytest.param("uvicorn", marks=pytest.mark.slow), "granian"])
 def serving(request: pytest.FixtureRequest) -> Serving:
     """Serve a gateway on a free port (yields its base URL); every test that serves runs on both servers
-    (``make test-fast`` on the edge server only, the one production runs)."""
-    return serve_with_uvicorn if request.param == "uvicorn" else serve_with_edge
+    (``make test-fast`` on granian only, the one production runs)."""
+    return serve_with_uvicorn if request.param == "uvicorn" else serve_with_granian
 
 
 @asynccontextmanager

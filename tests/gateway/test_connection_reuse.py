@@ -23,7 +23,7 @@ from sync.gateway.breaker import BreakerState
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
 from sync.gateway.upstream import UpstreamPool
-from tests.gateway.conftest import make_settings, serve_with_edge
+from tests.gateway.conftest import make_settings, serve_with_granian
 from tests.serving import Spawned, free_port, listening
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +43,7 @@ async def gateway_for(service: str, url: str, **kw: object) -> AsyncIterator[tup
     gateway = APIGateway(settings=make_settings())
     gateway.add_service(service, ServiceEndpoint(name=f"{service}-1", url=url, health_check_url=url + "/health",
                                                  **kw))  # type: ignore[arg-type]
-    async with gateway, serve_with_edge(gateway) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with gateway, serve_with_granian(gateway) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
         yield gateway, client
 
 

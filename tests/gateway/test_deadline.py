@@ -2,7 +2,7 @@
 
 Upstreams that trickle (one byte now and then, never silent long enough for an inactivity timeout) must
 not hold a request past its deadline, and a timed-out attempt is never repeated on the same instance.
-Upstreams are raw socket servers; the gateway is served by the edge server over real HTTP. Assertions
+Upstreams are raw socket servers; the gateway is served by granian over real HTTP. Assertions
 are on statuses and on what each upstream received, not on elapsed time (the deadline is small, so a
 test that fails holds for at most a few seconds).
 """
@@ -18,7 +18,7 @@ import pytest
 
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
-from tests.gateway.conftest import make_settings, serve_with_edge
+from tests.gateway.conftest import make_settings, serve_with_granian
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -73,7 +73,7 @@ class Trickler:
 
 @asynccontextmanager
 async def served(gateway: APIGateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with gateway, serve_with_edge(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+    async with gateway, serve_with_granian(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
         yield client
 
 

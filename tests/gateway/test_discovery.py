@@ -60,8 +60,8 @@ async def test_bad_ttl_is_a_422_naming_it(upstreams) -> None:  # type: ignore[no
             assert r.status_code == 422, r.text
             assert "ttl" in r.text
         assert (await client.get("/dyn/x")).status_code == 404
-        for bad in (0, -1, "30", True, 1e9, 30):  # the TTL is a query parameter; in the body it is refused, named
-            r = await client.post("/services/dyn", headers=ADMIN, json={**body(up), "ttl": bad})
+        for in_body in (0, -1, "30", True, 1e9, 30):  # the TTL is a query parameter; in the body it is refused
+            r = await client.post("/services/dyn", headers=ADMIN, json={**body(up), "ttl": in_body})
             assert r.status_code == 422 and "ttl" in r.text, r.text
         assert (await client.get("/dyn/x")).status_code == 404
         r = await client.post("/services/dyn?ttl=30", headers=ADMIN, json=body(up))
@@ -170,10 +170,10 @@ async def test_delete_and_debug_switch_reach_the_other_replica(upstreams, redis_
 async def test_up_registers_with_ttl_renews_and_deregisters_on_stop() -> None:
     """What `inventory-system up` does with SERVICE_REGISTRY_URL: register with a TTL, renew, DELETE on stop."""
     from sync.supervisor import Supervisor
-    from tests.gateway.conftest import serve_with_edge
+    from tests.gateway.conftest import serve_with_granian
 
     gateway = APIGateway(settings=make_settings())
-    async with serve_with_edge(gateway) as url, httpx.AsyncClient(base_url=url) as client:
+    async with serve_with_granian(gateway) as url, httpx.AsyncClient(base_url=url) as client:
         sup = Supervisor(make_settings(SERVICE_REGISTRY_URL=url, SERVICE_REGISTRY_TTL=1))
         await asyncio.to_thread(sup._register, url)
         try:

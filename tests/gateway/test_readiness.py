@@ -16,7 +16,7 @@ import pytest
 from sync.gateway.breaker import BreakerState
 from sync.gateway.gateway import APIGateway
 from sync.gateway.models import ServiceEndpoint
-from tests.gateway.conftest import ADMIN, make_settings, serve_with_edge
+from tests.gateway.conftest import ADMIN, make_settings, serve_with_granian
 from tests.gateway.test_connection_reuse import process
 from tests.serving import free_port
 
@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 def ml_endpoint(port: int) -> ServiceEndpoint:
     url = f"http://127.0.0.1:{port}"
-    return ServiceEndpoint(name="ml-1", url=url, health_check_url=url + "/health")
+    return ServiceEndpoint(name="ml-1", url=url, health_check_url=url + "/health", weight=1, timeout=30,
+                           retry_count=3, circuit_breaker_threshold=5, circuit_breaker_timeout=60)
 
 
 async def _until_health_passes(url: str) -> None:
@@ -48,7 +49,7 @@ async def test_a_service_that_starts_after_the_gateway_serves_as_soon_as_it_is_h
     gateway.add_service("ml", ml_endpoint(port))
     inst = gateway.registry.find_instance("ml-1")
     assert inst is not None
-    async with gateway, serve_with_edge(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+    async with gateway, serve_with_granian(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
         assert inst.health_state == "starting" and not inst.healthy  # the first check, at start, failed
         for _ in range(8):  # more than the breaker's threshold: none of it may open the breaker
             r = await client.post("/ml/writes", json={})
@@ -90,7 +91,7 @@ async def test_failures_before_the_first_passing_check_do_not_open_the_breaker()
     when that traffic fails, the instance is taken out as not ready, not by a 60 s breaker."""
     port = free_port()
     gateway = APIGateway(settings=make_settings(HEALTH_CHECK_INTERVAL=30, CIRCUIT_BREAKER_THRESHOLD=2))
-    async with gateway, serve_with_edge(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+    async with gateway, serve_with_granian(gateway) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
         r = await client.post("/services/ml", headers=ADMIN, json=ml_endpoint(port).to_dict())
         assert r.status_code == 201
         inst = gateway.registry.find_instance("ml-1")

@@ -44,7 +44,7 @@ async def test_exact_limit_on_redis_with_50_concurrent_clients(upstreams, redis_
 @asynccontextmanager
 async def gateway_process(redis_url: str, services: str, *, workers: int = 1,
                           started: list[Spawned] | None = None) -> AsyncIterator[str]:
-    """The production command (edge server) on a free port; yields its URL once its /health answers 200."""
+    """The production command (granian) on a free port; yields its URL once its /health answers 200."""
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "GATEWAY_SERVICES": services, "HEALTH_CHECK_INTERVAL": "3600",
            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "ADMIN_TOKEN": ADMIN_TOKEN}

@@ -16,7 +16,7 @@ from sync.gateway.models import RateLimit
 from sync.gateway.ratelimit.decision import Decision
 from sync.gateway.ratelimit.memory import MemoryLimiter
 from sync.gateway.ratelimit.redis_limiter import RedisLimiter
-from sync.gateway.ratelimit.resp import RespClient
+from sync.gateway.ratelimit.script_client import make_script_client
 from sync.settings import Settings
 
 
@@ -50,5 +50,6 @@ def build_limiter(settings: Settings, *, on_error: Callable[[], None],
     if url is None:
         return MemoryLimiter(clock)
     wait = settings.RATE_LIMIT_REDIS_TIMEOUT
-    return RedisLimiter(RespClient(url, timeout=wait, connect_timeout=wait),
+    client = make_script_client(settings.RATE_LIMIT_REDIS_CLIENT, url, timeout=wait, connect_timeout=wait)
+    return RedisLimiter(client,
                         fail_closed=settings.RATE_LIMIT_FAIL_CLOSED, on_error=on_error)

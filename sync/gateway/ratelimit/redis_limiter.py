@@ -21,7 +21,8 @@ from sync.errors import UpstreamUnavailable
 from sync.gateway.models import RateLimit
 from sync.gateway.ratelimit.decision import Decision
 from sync.gateway.ratelimit.memory import MemoryLimiter
-from sync.gateway.ratelimit.resp import RespClient, RespError, RespReplyError
+from sync.gateway.ratelimit.resp import RespError, RespReplyError
+from sync.gateway.ratelimit.script_client import ScriptClient
 
 log = logging.getLogger("sync.gateway.ratelimit")
 
@@ -146,7 +147,8 @@ _PROBE_EVERY = 0.5  # seconds between background probes while Redis is known bad
 
 
 class RedisLimiter:
-    """``client`` is the pipelined :class:`RespClient` (one per process); :meth:`aclose` closes it.
+    """``client`` runs the script (one per process, see :mod:`~sync.gateway.ratelimit.script_client`);
+    :meth:`aclose` closes it.
 
     A circuit around the client: the first failed call (no connection, or no reply within the client's
     timeout) marks Redis down, logged once. While it is down no request touches Redis (each gets the
@@ -158,7 +160,7 @@ class RedisLimiter:
 
     backend: str = "redis"
 
-    def __init__(self, client: RespClient, *, fail_closed: bool, on_error: Callable[[], None],
+    def __init__(self, client: ScriptClient, *, fail_closed: bool, on_error: Callable[[], None],
                  prefix: str = "gw:rl", probe_every: float = _PROBE_EVERY) -> None:
         self._client = client
         self._fail_closed = fail_closed

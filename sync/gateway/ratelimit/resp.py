@@ -93,7 +93,7 @@ class RespClient:
     """One pipelined connection to the Redis of ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
 
     def __init__(self, url: str, *, timeout: float = 1.0, connect_timeout: float = 0.5) -> None:
-        self.options = parse_url(url)
+        self.options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         self.tls = url.startswith("rediss://")
         self.timeout = timeout
         self.connect_timeout = connect_timeout

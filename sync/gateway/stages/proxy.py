@@ -31,7 +31,8 @@ from sync.gateway.metrics import GatewayMetrics
 from sync.gateway.retry import IDEMPOTENT, RETRY_STATUSES, RetryBudget
 from sync.gateway.stages.context import RequestContext
 from sync.gateway.types import Headers, Receive, Scope, Send
-from sync.gateway.upstream import UpstreamError, UpstreamPool, UpstreamResponse, UpstreamTimeout
+from sync.gateway.upstream import UpstreamError, UpstreamTimeout
+from sync.gateway.upstream_libs import UpstreamAnswer, Upstreams
 
 log = logging.getLogger("sync.gateway.proxy")
 
@@ -43,7 +44,7 @@ SMALL_RESPONSE = 64 * 1024
 class Proxy:
     """The innermost stage: it answers, so it wraps no further app."""
 
-    upstreams: UpstreamPool
+    upstreams: Upstreams
     max_body: int
     budget: RetryBudget
     metrics: GatewayMetrics
@@ -89,7 +90,7 @@ class Proxy:
             now = time.monotonic()
             attempt_deadline = min(now + timeout, deadline)
             failure: str | None = None
-            resp: UpstreamResponse | None = None
+            resp: UpstreamAnswer | None = None
             try:
                 resp = await self.upstreams.request(
                     inst.base, method, target, headers, body.__aiter__() if isinstance(body, _BodyStream) else body,
@@ -204,7 +205,7 @@ class Proxy:
             headers.append((b"content-length", str(length).encode()))
         return _BodyStream(b"".join(parts), size, receive, self.max_body), False
 
-    async def _relay(self, resp: UpstreamResponse, ctx: RequestContext, send: Send, instance: str) -> None:
+    async def _relay(self, resp: UpstreamAnswer, ctx: RequestContext, send: Send, instance: str) -> None:
         """Stream the upstream answer to the client; close the upstream connection if that fails."""
         try:
             headers = downstream_response_headers(resp.headers)
