@@ -18,6 +18,7 @@ STATUS_CODES: Mapping[int, str] = MappingProxyType({
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -98,6 +99,12 @@ class Unauthorized(SyncError):
 
 class Forbidden(SyncError):
     status = 403
+
+
+class RequestTimeout(SyncError):
+    """The client stopped sending its request body (the connection is closed after the answer)."""
+
+    status = 408
 
 
 class PayloadTooLarge(SyncError):

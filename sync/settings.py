@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     GATEWAY_TRUSTED_PROXIES: str = Field(
         "", description="Comma-separated IPs/CIDRs whose X-Forwarded-For is believed. Empty: none."
     )
+    GATEWAY_BODY_TIMEOUT: float = Field(
+        10.0, gt=0, le=3600, description="Seconds the gateway waits for the next part of a request body "
+        "before answering 408 and closing the connection (a client that stops sending holds nothing for long).",
+    )
     GATEWAY_MAX_BODY_BYTES: int = Field(10 * 1024 * 1024, gt=0, description="Largest request body proxied.")
     GATEWAY_WORKERS: int = Field(
         1, ge=1, le=64, description="Gateway processes sharing its port (granian's workers). More than 1 needs "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -40,6 +40,7 @@ from sync.settings import Settings, csv_list
 
 log = logging.getLogger("sync.gateway")
 
+_STOP_GRACE = 2.0  # seconds a background task gets to end after its cancellation
 _MISS_RELOAD_INTERVAL = 0.1
 EXPIRY_SWEEP_INTERVAL = 0.25  # seconds between looks for registrations whose TTL ran out
 
@@ -226,10 +227,7 @@ class APIGateway:
     async def aclose(self) -> None:
         """Stop background tasks, close upstream connections and Redis clients."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await _stop_tasks(tasks, self._wake_redis_waiters)
         if self.shared is not None:
             await self.shared.aclose()
         await self.upstreams.aclose()
@@ -239,6 +237,10 @@ class APIGateway:
         self._redis = None
         self.shared = None
         self._started = False
+
+    async def _wake_redis_waiters(self) -> None:
+        if self._redis is not None:
+            await self._redis.connection_pool.disconnect(inuse_connections=True)
 
     async def __aenter__(self) -> APIGateway:
         await self.start()
@@ -292,6 +294,28 @@ class APIGateway:
                              0 if inst.breaker.state is BreakerState.CLOSED else 1)
             healthy.add_metric([inst.service, inst.name], 1 if inst.healthy else 0)
         return [state, healthy]
+
+
+async def _stop_tasks(tasks: list[asyncio.Task[None]], wake: Callable[[], Awaitable[None]]) -> None:
+    """Cancel ``tasks`` and wait for them; shutdown never hangs on one that does not end.
+
+    redis-py can lose a cancellation (seen about once in ten Redis restarts: the shared-registry listener
+    stayed "cancelling" inside ``PubSub.listen`` and ``aclose`` waited forever). So after a grace period
+    ``wake`` closes the Redis connections those tasks wait on (the listener then sees a connection error,
+    notices it is being cancelled and ends), and a task still running after that is left behind, logged."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=_STOP_GRACE)
+    if pending:
+        log.warning("%s ignored cancellation; closing their Redis connections", sorted(t.get_name() for t in pending))
+        await wake()
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE)
+        if pending:
+            log.error("abandoning background tasks that would not stop: %s", sorted(t.get_name() for t in pending))
 
 
 def _redis_client(url: str) -> aioredis.Redis:

@@ -8,11 +8,12 @@ limiter, Redis or memory) is decided from the settings before the stage is built
 1. :class:`~.stages.errors.ErrorHandling` turns any exception into the JSON error shape (never a trace).
 2. :class:`~.stages.request_id.RequestId` takes a valid ``X-Request-ID`` or makes one, returns it, and
    records status and latency in the metrics.
-3. :class:`~.stages.router.Router` sends the gateway's own routes to the admin app and everything else down:
-4. :class:`~.stages.authenticate.Authenticate` checks the bearer token (when JWT is configured),
-5. :class:`~.stages.ratelimit.RateLimitStage` applies the endpoint's limit for this client,
-6. :class:`~.fallback.Fallback` keeps good answers and serves one when no instance can (when enabled),
-7. :class:`~.stages.proxy.Proxy` picks an instance and streams the exchange over the upstream pool.
+3. :class:`~.stages.body_timeout.BodyTimeout` answers 408 when a request body stops arriving.
+4. :class:`~.stages.router.Router` sends the gateway's own routes to the admin app and everything else down:
+5. :class:`~.stages.authenticate.Authenticate` checks the bearer token (when JWT is configured),
+6. :class:`~.stages.ratelimit.RateLimitStage` applies the endpoint's limit for this client,
+7. :class:`~.fallback.Fallback` keeps good answers and serves one when no instance can (when enabled),
+8. :class:`~.stages.proxy.Proxy` picks an instance and streams the exchange over the upstream pool.
 
 Stages share per-request facts through ``scope["gateway"]`` (a :class:`~.stages.context.RequestContext`).
 """
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 from sync.gateway.admin import create_admin_app
 from sync.gateway.fallback import Fallback
 from sync.gateway.stages.authenticate import Authenticate
+from sync.gateway.stages.body_timeout import BodyTimeout
 from sync.gateway.stages.errors import ErrorHandling
 from sync.gateway.stages.proxy import Proxy
 from sync.gateway.stages.ratelimit import RateLimitStage
@@ -46,6 +48,7 @@ def build_pipeline(gateway: APIGateway) -> ASGIApp:
     stages: tuple[Stage, ...] = (
         ErrorHandling,
         partial(RequestId, metrics=gateway.metrics),
+        partial(BodyTimeout, seconds=settings.GATEWAY_BODY_TIMEOUT),
         partial(Router, admin=create_admin_app(gateway, settings), lookup=gateway.registry.get,
                 lookup_missing=gateway.lookup_missing),
         partial(Authenticate, verifier=gateway.verifier, public_paths=csv_list(settings.GATEWAY_PUBLIC_PATHS),

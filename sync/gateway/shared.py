@@ -129,6 +129,15 @@ class SharedState:
                 self._failed(exc)
 
     def _failed(self, exc: Exception) -> None:
+        """Count a Redis failure of a background loop, or end the loop if it is being cancelled.
+
+        A cancellation that lands while redis-py waits under its socket timeout can come out as redis-py's
+        TimeoutError (a RedisError) instead of CancelledError (``asyncio.timeout`` on Python 3.11 turns a
+        cancel that races its deadline into a timeout). Retrying then would leave ``aclose`` waiting forever
+        for a task that never ends, so a loop whose task is being cancelled stops here."""
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from exc
         if not self._down:
             self._down = True
             log.warning("shared registry: Redis unreachable (%s); retrying quietly", exc)

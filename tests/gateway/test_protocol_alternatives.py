@@ -91,7 +91,8 @@ async def test_every_server_launches_through_the_cli_and_keeps_the_socket_peer(u
         env.pop(key, None)
     url = f"http://127.0.0.1:{port}"
     gateway = Spawned([sys.executable, "-m", "sync.cli", "serve", "gateway", "--host", "127.0.0.1",
-                       "--port", str(port)], ready=answers(f"{url}/health"), cwd=ROOT, env=env, what=f"gateway on {server}")
+                       "--port", str(port)], ready=answers(f"{url}/health"), cwd=ROOT, env=env,
+                      what=f"gateway on {server}")
     async with gateway, httpx.AsyncClient(base_url=url) as client:
         answer = await client.get("/inventory/who", headers={"x-forwarded-for": "203.0.113.9"})
         assert answer.status_code == 200
