@@ -29,11 +29,13 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	sh scripts/install-debian-tools.sh
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The quick loop: everything but the suites that start whole stacks, fuzz, break servers or take long.
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -m "not slow and not e2e and not fuzz and not faults" -q $(PYTEST_ARGS)
 
 # The seed's own coverage command, over its test file (test_improvements.py); the report lands in htmlcov/.
