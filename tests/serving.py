@@ -85,6 +85,42 @@ async def running_in_loop(app: Any, port: int | None = None, *, timeout: float =
         await task
 
 
+@asynccontextmanager
+async def granian_in_loop(app: Any, *, head_timeout: float | None = None, quiet: bool = False,
+                          timeout: float = 5.0) -> AsyncIterator[str]:
+    """Serve ``app`` with granian as ``inventory-system serve gateway`` configures it (ASGI with lifespan,
+    the gateway's HTTP/1 limits), embedded in the caller's event loop on a free port; yields the base URL."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    from sync.gateway.launch import http1_settings
+
+    port = free_port()
+    limits = http1_settings() if head_timeout is None else http1_settings(head_timeout)
+    server = Server(app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, websockets=False,
+                    http1_settings=limits, log_level=LogLevels.critical if quiet else LogLevels.warning)
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + timeout
+    while True:
+        if task.done():
+            task.result()  # it failed to start: raise why
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.stop()  # type: ignore[no-untyped-call]
+                raise RuntimeError(f"granian on port {port} did not start") from None
+            await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()  # type: ignore[no-untyped-call]
+        await task
+
+
 Check = Callable[["Spawned"], bool]
 
 

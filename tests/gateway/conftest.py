@@ -3,7 +3,6 @@ granian (the production server, embedded in the test's event loop)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -12,11 +11,10 @@ import httpx
 import pytest
 
 from sync.gateway.gateway import APIGateway
-from sync.gateway.launch import http1_settings
 from sync.gateway.models import ServiceEndpoint
 from sync.settings import Settings
 from tests.gateway.upstream import Upstream
-from tests.serving import free_port, running_in_loop
+from tests.serving import granian_in_loop, running_in_loop
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 ADMIN_TOKEN = "gateway-admin-token-for-tests"  # what make_settings gives the gateway's admin check
@@ -76,34 +74,10 @@ def serve_with_uvicorn(gateway: APIGateway) -> AbstractAsyncContextManager[str]:
     return running_in_loop(gateway.app)
 
 
-@asynccontextmanager
-async def serve_with_granian(gateway: APIGateway) -> AsyncIterator[str]:
+def serve_with_granian(gateway: APIGateway) -> AbstractAsyncContextManager[str]:
     """Serve ``gateway.app`` with granian (what ``inventory-system serve gateway`` runs: ASGI interface with
     lifespan, the gateway's HTTP/1 limits), embedded in this event loop on a free port."""
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
-    from granian.server.embed import Server
-
-    port = free_port()
-    server = Server(gateway.app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, websockets=False,
-                    http1_settings=http1_settings(), log_level=LogLevels.warning)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if task.done():
-            task.result()
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("gateway did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()  # type: ignore[no-untyped-call]
-        await task
+    return granian_in_loop(gateway.app)
 
 
 @pytest.fixture(params=[pytest.param("uvicorn", marks=pytest.mark.slow), "granian"])

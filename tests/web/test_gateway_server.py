@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sync.gateway.launch import HEAD_TIMEOUT, http1_settings
-from tests.serving import free_port
+from sync.gateway.launch import HEAD_TIMEOUT
+from tests.serving import granian_in_loop
 
 pytestmark = pytest.mark.anyio
 
@@ -87,26 +87,8 @@ class Served:
 @asynccontextmanager
 async def served(app: Any, *, head_timeout: float = HEAD_TIMEOUT) -> AsyncIterator[Served]:
     """Serve ``app`` with granian and the gateway's HTTP/1 settings, embedded in this event loop."""
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
-    from granian.server.embed import Server
-
-    port = free_port()
-    server = Server(app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, websockets=False,
-                    http1_settings=http1_settings(head_timeout), log_level=LogLevels.critical)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.01)
-    try:
-        yield Served(port)
-    finally:
-        server.stop()  # type: ignore[no-untyped-call]
-        await task
+    async with granian_in_loop(app, head_timeout=head_timeout, quiet=True) as url:
+        yield Served(int(url.rsplit(":", 1)[1]))
 
 
 async def exchange(port: int, raw: bytes, *, until_close: bool = True) -> bytes:
