@@ -16,7 +16,7 @@ from sync.inventory import idempotency
 from sync.inventory.catalog import Catalog
 from sync.inventory.idempotency import KeySlot
 from sync.inventory.store import InventoryStore
-from sync.web.input_guards import utf8_header
+from sync.web.input_guards import check_idempotency_key, utf8_header
 
 
 class ServiceState:
@@ -57,7 +57,7 @@ async def post_write(request: Request, state: ServiceState, key: str | None, pay
     upload), computed only when there is a key. ``write`` stores the key with its change through the
     slot it is given.
     """
-    key = idempotency.check_key(key)
+    key = check_idempotency_key(key)
     fp = idempotency.fingerprint(request.method, request.url.path, payload()) if key is not None else ""
     outcome = await idempotency.run(state.store, key, fp, status, write)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None

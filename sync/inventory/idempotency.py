@@ -22,12 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from sync.errors import Conflict, SyncError, ValidationFailed
+from sync.errors import Conflict, SyncError
 from sync.inventory.db import write_tx
 from sync.inventory.tables import idempotency_keys
 
 K = idempotency_keys.c
-MAX_KEY_LENGTH = 255
 KEEP_FOR = timedelta(hours=24)
 
 
@@ -45,15 +44,6 @@ class KeyTaken(Exception):
 def fingerprint(method: str, path: str, payload: Any) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
-
-
-def check_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationFailed(f"Idempotency-Key header must be 1-{MAX_KEY_LENGTH} printable characters",
-                               details=[{"field": "Idempotency-Key", "problem": "invalid value"}])
-    return key
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from sync.inventory.compressed import Inflater
 from sync.inventory.deps import IdempotencyKey, State, post_write
 from sync.inventory.importer import ImportReport, import_file
 from sync.web import require_admin
+from sync.web.input_guards import check_idempotency_key
 
 router = APIRouter(tags=["imports"])
 LocationCode = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
@@ -60,7 +61,7 @@ async def _spool(request: Request, target: Path, limit: int) -> str:
              summary="Import sales history (Online Retail II or generic CSV); admin only")
 async def import_csv(request: Request, state: State, location: LocationCode = "MAIN",
                      key: IdempotencyKey = None) -> JSONResponse:
-    key = idempotency.check_key(key)
+    key = check_idempotency_key(key)
     limit = request.app.state.settings.INVENTORY_IMPORT_MAX_BYTES
     with tempfile.TemporaryDirectory(prefix="inventory-import-") as folder:
         path = Path(folder) / "upload.csv"
