@@ -22,7 +22,7 @@ from pydantic import Field
 from sync.errors import UpstreamUnavailable, ValidationFailed
 from sync.ml import ab, schemas
 from sync.ml.demand import demand_history
-from sync.ml.deps import inventory_of, settings_of
+from sync.ml.deps import inventory_of, ml_of, settings_of
 from sync.ml.explain import explain_forecast, explain_prediction
 from sync.ml.lead_time import refresh_lead_time_model
 from sync.ml.validation import feature_row
@@ -38,24 +38,17 @@ ADMIN: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR}
 INVENTORY: dict[int | str, dict[str, Any]] = {502: _ERROR}
 
 
-def _ml(request: Request) -> Any:
-    ml = getattr(request.app.state, "ml", None)
-    if ml is None:
-        raise UpstreamUnavailable("the ML service is still starting")
-    return ml
-
-
 @router.post("/learning/lead-time", responses=BASE | INVENTORY,
              summary="Retrain the lead-time model on received purchase orders (when enough)")
 def learn_lead_time(request: Request) -> dict[str, Any]:
-    return refresh_lead_time_model(_ml(request), inventory_of(request),
+    return refresh_lead_time_model(ml_of(request), inventory_of(request),
                                    min_orders=settings_of(request).ML_LEAD_TIME_MIN_ORDERS)
 
 
 @router.post("/explain", responses=MODEL,
              summary="A prediction and how much each feature moved it (exact Shapley values)")
 def explain(body: schemas.PredictRequest, request: Request) -> dict[str, Any]:
-    ml = _ml(request)
+    ml = ml_of(request)
     fitted = ml.fitted(body.model_name)
     row = feature_row(body.features, fitted.metadata["feature_columns"], body.model_name)
     return {"model_name": body.model_name, "model_version": fitted.version_label} | explain_prediction(fitted, row)
@@ -77,7 +70,7 @@ def explain_forecast_route(body: schemas.ForecastRequest, request: Request) -> d
 
 
 def _learner(request: Request) -> Any:
-    learner = _ml(request).learner
+    learner = ml_of(request).learner
     if learner is None:
         raise UpstreamUnavailable("continuous learning is not running in this service")
     return learner
@@ -130,13 +123,13 @@ Admin = [Depends(require_admin)]
              summary="Start an A/B test: a saved challenger version takes a share of keyed predictions")
 def ab_start(model_name: schemas.ModelName, body: ABStart, request: Request) -> dict[str, Any]:
     min_samples = body.min_samples or settings_of(request).ML_AB_MIN_SAMPLES
-    return ab.start(_ml(request), model_name, body.challenger_version, body.share, min_samples).summary()
+    return ab.start(ml_of(request), model_name, body.challenger_version, body.share, min_samples).summary()
 
 
 @router.post("/ab/{model_name}/predict", responses=MODEL,
              summary="Predict for a key: the key's arm serves, both are kept")
 def ab_predict(model_name: schemas.ModelName, body: ABPredict, request: Request) -> dict[str, Any]:
-    test = ab.running(_ml(request), model_name)
+    test = ab.running(ml_of(request), model_name)
     row = feature_row(body.features, test.champion.metadata["feature_columns"], model_name)
     return test.predict(body.key, row)
 
@@ -144,7 +137,7 @@ def ab_predict(model_name: schemas.ModelName, body: ABPredict, request: Request)
 @router.post("/ab/{model_name}/actuals", responses=MODEL,
              summary="Actual values for earlier A/B predictions (scores both versions)")
 def ab_actuals(model_name: schemas.ModelName, body: ABActuals, request: Request) -> dict[str, Any]:
-    test = ab.running(_ml(request), model_name)
+    test = ab.running(ml_of(request), model_name)
     scored = test.record_actuals([(item.prediction_id, float(item.actual)) for item in body.items])
     return {"accepted": scored} | test.summary()
 
@@ -152,17 +145,17 @@ def ab_actuals(model_name: schemas.ModelName, body: ABActuals, request: Request)
 @router.get("/ab/{model_name}", responses=MODEL,
             summary="An A/B test: both versions' errors and the promote/stop decision")
 def ab_status(model_name: schemas.ModelName, request: Request) -> dict[str, Any]:
-    return ab.running(_ml(request), model_name).summary()
+    return ab.running(ml_of(request), model_name).summary()
 
 
 @router.post("/ab/{model_name}/promote", dependencies=Admin, responses=MODEL | ADMIN,
              summary="Serve the challenger from now on")
 def ab_promote(model_name: schemas.ModelName, request: Request,
                body: Annotated[ABPromote | None, Body()] = None) -> dict[str, Any]:
-    return ab.promote(_ml(request), model_name, force=bool(body and body.force))
+    return ab.promote(ml_of(request), model_name, force=bool(body and body.force))
 
 
 @router.post("/ab/{model_name}/stop", dependencies=Admin, responses=MODEL | ADMIN,
              summary="End the test; the champion stays served")
 def ab_stop(model_name: schemas.ModelName, request: Request) -> dict[str, Any]:
-    return ab.stop(_ml(request), model_name)
+    return ab.stop(ml_of(request), model_name)

@@ -23,10 +23,10 @@ from pydantic import BaseModel, ConfigDict, StrictBool
 
 from sync import __version__
 from sync.clients.inventory import InventoryClient
-from sync.errors import Forbidden, Unauthorized, UpstreamUnavailable, ValidationFailed
+from sync.errors import Forbidden, Unauthorized, ValidationFailed
 from sync.ml import idempotency, schemas
 from sync.ml.demand import demand_history
-from sync.ml.deps import inventory_of
+from sync.ml.deps import inventory_of, ml_of
 from sync.ml.intelligence import MLInventoryIntelligence
 from sync.ml.jsonable import json_object
 from sync.ml.learning import ContinuousLearner
@@ -40,10 +40,8 @@ from sync.web.input_guards import check_idempotency_key
 
 
 async def _ml(request: Request) -> MLInventoryIntelligence:
-    ml: MLInventoryIntelligence | None = getattr(request.app.state, "ml", None)
-    if ml is None:
-        raise UpstreamUnavailable("the ML service is still starting")
-    return ml
+    """:func:`~sync.ml.deps.ml_of` as an async dependency (a sync one would cost a threadpool hop per call)."""
+    return ml_of(request)
 
 
 ML = Annotated[MLInventoryIntelligence, Depends(_ml)]
