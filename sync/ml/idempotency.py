@@ -61,6 +61,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         text.detach()  # flushes into ``handle`` and leaves it open for atomic_file to fsync
 
 
+def training_data_path(folder: Path, data_type: str) -> Path:
+    """Where a data type's training rows live (``sync.ml.startup`` loads every such file at start)."""
+    return folder / f"{data_type}.csv"
+
+
 def staging_path(folder: Path, data_type: str, hashed_key: str) -> Path:
     return folder / f".{data_type}.{hashed_key}.staged.csv"
 
@@ -126,7 +131,7 @@ class TrainKeys:
         """Move a committed request's staged rows in as the data type's training data (no-op when done)."""
         staged = staging_path(self.data_folder, data_type, hashed_key)
         if staged.is_file():
-            os.replace(staged, self.data_folder / f"{data_type}.csv")
+            os.replace(staged, training_data_path(self.data_folder, data_type))
             fsync_dir(self.data_folder)
 
 

@@ -177,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 keys.finish(data_type, idempotency.key_hash(key))  # type: ignore[arg-type]
             elif body.data is not None:
                 idempotency.write_csv(ml.training_data[data_type],
-                                      settings.ML_TRAINING_DATA_PATH / f"{data_type}.csv")
+                                      idempotency.training_data_path(settings.ML_TRAINING_DATA_PATH, data_type))
             fitted = ml.fitted(body.model_name)
             meta = fitted.metadata
             result = json_object({"model_name": body.model_name, "trained": True, "data_type": data_type,
