@@ -22,6 +22,9 @@ class BodyTimeout:
     seconds: float
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _has_body(scope["headers"]):  # most proxied requests: nothing to wait for, nothing to time
+            await self.app(scope, receive, send)
+            return
         seconds = self.seconds
         body_done = False
 
@@ -40,3 +43,11 @@ class BodyTimeout:
             return message
 
         await self.app(scope, timed_receive, send)
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request announces a body (HTTP/1.1: a non-zero Content-Length, or Transfer-Encoding)."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+            return True
+    return False
