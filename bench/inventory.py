@@ -68,7 +68,7 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def service(database_url: str, workers: int) -> Iterator[str]:
+def service(database_url: str, workers: int) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = os.environ | {"DATABASE_URL": database_url, "DEMO_DATA": "false", "LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "uvicorn", "sync.inventory.app:create_app", "--factory", "--host", "127.0.0.1",
@@ -87,10 +87,45 @@ def service(database_url: str, workers: int) -> Iterator[str]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("inventory service did not start")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, from /proc (Linux): 0 when it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15 of proc(5))
+
+
+def _processes(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_sample(service_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the service (its process and worker children), every local PostgreSQL
+    process (backends, WAL writer, checkpointer) and this load generator. CPU per movement is the figure
+    that stays steady on a shared two-core machine, where movements/s moves with whatever else runs."""
+    children = Path(f"/proc/{service_pid}/task/{service_pid}/children")
+    kids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    return {"service": sum(_cpu_seconds(pid) for pid in [service_pid, *kids]),
+            "postgres": sum(_cpu_seconds(pid) for pid in _processes("postgres")),
+            "client": time.process_time()}
 
 
 def seed(url: str, on_hand: int) -> list[str]:
@@ -124,7 +159,12 @@ async def _client(session: aiohttp.ClientSession, url: str, codes: list[str], st
                 latencies.append(done - now)
 
 
-async def _throughput(url: str, codes: list[str], clients: int, seconds: float, warmup: float,
+async def _sample_at(when: float, service_pid: int) -> dict[str, float]:
+    await asyncio.sleep(max(0.0, when - time.perf_counter()))
+    return cpu_sample(service_pid)
+
+
+async def _throughput(url: str, service_pid: int, codes: list[str], clients: int, seconds: float, warmup: float,
                       keyed: bool) -> dict[str, float]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -132,24 +172,32 @@ async def _throughput(url: str, codes: list[str], clients: int, seconds: float, 
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.perf_counter()
         record_from, stop_at = start + warmup, start + warmup + seconds
+        first = asyncio.ensure_future(_sample_at(record_from, service_pid))
+        last = asyncio.ensure_future(_sample_at(stop_at, service_pid))
         await asyncio.gather(*(_client(session, url, codes, stop_at, latencies, statuses, record_from, keyed)
                                for _ in range(clients)))
+        before, after = await first, await last
+        used = {part: after[part] - before[part] for part in before}
     ok = statuses.get(201, 0)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
+    per = 1e6 / max(ok, 1)
     return {"movements_per_s": ok / seconds, "ok": ok, "other_statuses": sum(statuses.values()) - ok,
-            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+            "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "service_us": used["service"] * per,
+            "postgres_us": used["postgres"] * per, "client_us": used["client"] * per}
 
 
 def bench_throughput(server: str, workers: int, clients: int, seconds: float, keyed: bool = False) -> None:
-    with fresh_database(server) as db, service(db, workers) as url:
+    with fresh_database(server) as db, service(db, workers) as (url, pid):
         codes = seed(url, on_hand=1_000_000)
-        result = asyncio.run(_throughput(url, codes, clients, seconds, warmup=2.0, keyed=keyed))
+        result = asyncio.run(_throughput(url, pid, codes, clients, seconds, warmup=2.0, keyed=keyed))
         recon = httpx.get(f"{url}/reconciliation", timeout=120).json()
     print(f"throughput: {result['movements_per_s']:.0f} movements/s over HTTP on PostgreSQL "
           f"({clients} clients, {HOT_SKUS} hot SKUs, {workers} uvicorn worker(s), {seconds:.0f} s"
           f"{', a fresh Idempotency-Key on every request' if keyed else ''}; "
           f"{result['ok']} movements, {result['other_statuses']} non-201; latency p50 {result['p50_ms']:.1f} ms, "
           f"p99 {result['p99_ms']:.1f} ms); reconciliation ok={recon['ok']}, drift={len(recon['drift'])}")
+    print(f"  CPU per movement: service {result['service_us']:.0f} us, PostgreSQL {result['postgres_us']:.0f} us, "
+          f"load generator {result['client_us']:.0f} us (two cores: 2,000,000 us of CPU per second in all)")
 
 
 def bench_import(server: str, data: Path) -> None:
@@ -205,7 +253,7 @@ def _bulk_ledger(db: str, sku: str, rows: int) -> float:
 
 
 def bench_level_reads(server: str, extra_rows: int) -> None:
-    with fresh_database(server) as db, service(db, 1) as url:
+    with fresh_database(server) as db, service(db, 1) as (url, _):
         codes = seed(url, on_hand=10_000)
         with httpx.Client(base_url=url) as client:  # ~1k ledger rows in all
             for i in range(900):

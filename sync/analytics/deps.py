@@ -12,7 +12,8 @@ from sync.analytics.source import InventorySource
 from sync.errors import ValidationFailed
 
 
-def get_source(request: Request) -> InventorySource:
+async def get_source(request: Request) -> InventorySource:
+    """Async: a plain ``def`` dependency would cost a threadpool hop on every request."""
     source: InventorySource = request.app.state.source
     return source
 

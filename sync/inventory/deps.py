@@ -28,7 +28,9 @@ class ServiceState:
         self.store = store
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in its threadpool, and that hop cost
+    ~130 us of CPU on every request, a fifth of a movement's (bench/inventory.py, docs/inventory.md)."""
     return request.app.state.inventory  # type: ignore[no-any-return]
 
 
