@@ -119,8 +119,9 @@ def _processes(name: str) -> list[int]:
 
 def cpu_sample(service_pid: int) -> dict[str, float]:
     """CPU seconds so far of the service (its process and worker children), every local PostgreSQL
-    process (backends, WAL writer, checkpointer) and this load generator. CPU per movement is the figure
-    that stays steady on a shared two-core machine, where movements/s moves with whatever else runs."""
+    process (backends, WAL writer, checkpointer: right only while nothing else uses that server) and this
+    load generator. CPU per movement is the figure that stays steady on a shared two-core machine, where
+    movements/s moves with whatever else runs."""
     children = Path(f"/proc/{service_pid}/task/{service_pid}/children")
     kids = [int(pid) for pid in children.read_text().split()] if children.exists() else []
     return {"service": sum(_cpu_seconds(pid) for pid in [service_pid, *kids]),
