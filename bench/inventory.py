@@ -8,7 +8,8 @@ One command (PostgreSQL from ``--database-url``, ``BENCH_DATABASE_URL`` or ``TES
 
 1. throughput: the service under uvicorn (uvloop + httptools, ``--workers`` processes) and ``--clients``
    concurrent aiohttp clients posting single movements (alternating shipments and receipts of 1 unit) to
-   100 hot SKUs for ``--seconds``; prints movements/s and latency percentiles, then checks reconciliation.
+   100 hot SKUs for ``--seconds``; prints movements/s, latency percentiles and CPU per movement (service, PostgreSQL,
+   load generator, from /proc), then checks reconciliation.
 2. import: ``import_transactions`` of the dev file into an empty database (wall clock, as the CLI runs it).
 3. level reads: p50/p99 of ``GET /levels?sku=&location=`` with ~1k ledger rows, then after 1M more ledger
    rows for that same SKU (bulk-loaded with COPY, level adjusted to match), and the ledger-sum query a
